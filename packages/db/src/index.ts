@@ -1,0 +1,10 @@
+export { Prisma, type PrismaClient } from "./generated/prisma/client.ts";
+export { applyMigrations, MigrationError, migrationStatus } from "./migrations/migrator.ts";
+export {
+  type Database,
+  DatabaseConfigError,
+  type DatabaseKind,
+  type OpenDatabaseOptions,
+  openDatabase,
+  type SqlRunner,
+} from "./open-database.ts";

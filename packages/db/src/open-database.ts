@@ -1,0 +1,125 @@
+// Opens Cairn's database: PostgreSQL when DATABASE_URL is a postgresql:// URL, else embedded PGlite.
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "./generated/prisma/client.ts";
+import { pgliteMigrationFactory, postgresMigrationFactory } from "./migrations/adapter-fixes.ts";
+import { applyMigrations } from "./migrations/migrator.ts";
+
+export type DatabaseKind = "postgres" | "pglite";
+
+/** Plain SQL for the hot path: one statement, positional parameters, rows as objects. */
+export interface SqlRunner {
+  /** `name` makes it a named prepared statement on PostgreSQL (parsed once per connection). */
+  query<Row = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<Row[]>;
+}
+
+export interface Database {
+  kind: DatabaseKind;
+  prisma: PrismaClient;
+  sql: SqlRunner;
+  /** Where the data lives: the URL without its password, or the PGlite directory. */
+  location: string;
+  /** A factory the schema engine can use against this same database. */
+  migrationFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** `postgresql://…`; undefined or empty selects PGlite. Defaults to `process.env.DATABASE_URL`. */
+  url?: string | undefined;
+  /** PGlite directory, or `memory://` for a throwaway in-memory database. Default `CAIRN_DATA_DIR` or `./.cairn`. */
+  dataDir?: string | undefined;
+  /** Apply pending migrations before returning. */
+  migrate?: boolean;
+  /** Upper bound of the PostgreSQL connection pool (default 10). */
+  poolSize?: number;
+  /** How long to wait for a PostgreSQL connection before failing, in ms (default 5000). */
+  connectionTimeoutMs?: number;
+}
+
+export class DatabaseConfigError extends Error {
+  override name = "DatabaseConfigError";
+}
+
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
+  const url = options.url ?? process.env.DATABASE_URL;
+  const db = url ? openPostgres(url, options) : await openPglite(options);
+  try {
+    if (options.migrate) await applyMigrations(db.migrationFactory);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+function openPostgres(url: string, options: OpenDatabaseOptions): Database {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new DatabaseConfigError(
+      `DATABASE_URL must start with postgresql:// (or be unset for the embedded database); got "${redact(url)}"`,
+    );
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: "postgres",
+    prisma,
+    sql: {
+      query: async <Row>(text: string, values: unknown[] = [], name?: string) =>
+        (await pool.query({ text, values, ...(name ? { name } : {}) })).rows as Row[],
+    },
+    location: redact(url),
+    migrationFactory: postgresMigrationFactory(url),
+    ping: async () => {
+      await pool.query("SELECT 1");
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
+  const dataDir = options.dataDir ?? process.env.CAIRN_DATA_DIR ?? "./.cairn";
+  const inMemory = dataDir.startsWith("memory://");
+  const location = inMemory ? dataDir : resolve(dataDir, "pglite");
+  if (!inMemory) await mkdir(location, { recursive: true });
+  const client = await PGlite.create(inMemory ? undefined : location);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  return {
+    kind: "pglite",
+    prisma,
+    sql: {
+      query: async <Row>(text: string, values: unknown[] = []) =>
+        (await client.query<Row>(text, values)).rows,
+    },
+    location,
+    migrationFactory: pgliteMigrationFactory(client),
+    ping: async () => {
+      await client.query("SELECT 1");
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await client.close();
+    },
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}
