@@ -3,11 +3,14 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
-import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/prisma/client.ts";
-import { pgliteMigrationFactory, postgresMigrationFactory } from "./migrations/adapter-fixes.ts";
+import {
+  type MigrationFactory,
+  pgliteMigrationFactory,
+  postgresMigrationFactory,
+} from "./migrations/adapter-fixes.ts";
 import { applyMigrations } from "./migrations/migrator.ts";
 
 export type DatabaseKind = "postgres" | "pglite";
@@ -25,7 +28,7 @@ export interface Database {
   /** Where the data lives: the URL without its password, or the PGlite directory. */
   location: string;
   /** A factory the schema engine can use against this same database. */
-  migrationFactory: SqlMigrationAwareDriverAdapterFactory;
+  migrationFactory: MigrationFactory;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -99,7 +102,11 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   const inMemory = dataDir.startsWith("memory://");
   const location = inMemory ? dataDir : resolve(dataDir, "pglite");
   if (!inMemory) await mkdir(location, { recursive: true });
-  const client = await PGlite.create(inMemory ? undefined : location);
+  return wrapPglite(await PGlite.create(inMemory ? undefined : location), location);
+}
+
+/** A Database over an open PGlite instance (tests load one from a migrated snapshot). */
+export function wrapPglite(client: PGlite, location: string): Database {
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
   return {
     kind: "pglite",

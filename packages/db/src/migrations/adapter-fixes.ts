@@ -104,9 +104,35 @@ async function connectScratchPglite(): Promise<SqlDriverAdapter> {
   return adapter;
 }
 
-export function postgresMigrationFactory(connectionString: string): SqlMigrationAwareDriverAdapterFactory {
-  const base = new PrismaPg({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
+/** A factory whose connections can all be closed once the engine is done with them. */
+export interface MigrationFactory extends SqlMigrationAwareDriverAdapterFactory {
+  disposeAll(): Promise<void>;
+}
+
+/** The engine does not dispose what it connects; remember each adapter so disposeAll() can. */
+function tracked(factory: SqlMigrationAwareDriverAdapterFactory): MigrationFactory {
+  const open = new Set<SqlDriverAdapter>();
+  const track = async (adapter: Promise<SqlDriverAdapter>) => {
+    const connected = await adapter;
+    open.add(connected);
+    return connected;
+  };
   return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: () => track(factory.connect()),
+    connectToShadowDb: () => track(factory.connectToShadowDb()),
+    disposeAll: async () => {
+      const adapters = [...open];
+      open.clear();
+      await Promise.all(adapters.map((adapter) => adapter.dispose()));
+    },
+  };
+}
+
+export function postgresMigrationFactory(connectionString: string): MigrationFactory {
+  const base = new PrismaPg({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
+  return tracked({
     provider: base.provider,
     adapterName: base.adapterName,
     connect: async () => runScriptsWhole(await base.connect()),
@@ -114,25 +140,26 @@ export function postgresMigrationFactory(connectionString: string): SqlMigration
     // a connection string, so a diff would replay every migration into real data. Never use it: diffs
     // replay migrations into an in-memory PGlite instead (no server, no CREATEDB right needed).
     connectToShadowDb: connectScratchPglite,
-  };
+  });
 }
 
-export function pgliteMigrationFactory(client: PGlite): SqlMigrationAwareDriverAdapterFactory {
+export function pgliteMigrationFactory(client: PGlite): MigrationFactory {
   const base = new PrismaPGlite(client);
-  return {
+  // Disposing this adapter leaves the caller's PGlite open (it belongs to the caller).
+  return tracked({
     provider: base.provider,
     adapterName: base.adapterName,
     connect: async () => awaitScripts(await base.connect()),
     connectToShadowDb: connectScratchPglite,
-  };
+  });
 }
 
 /** For checks that need no database of the caller's: both sides are scratch PGlite instances. */
-export function scratchMigrationFactory(): SqlMigrationAwareDriverAdapterFactory {
-  return {
+export function scratchMigrationFactory(): MigrationFactory {
+  return tracked({
     provider: "postgres",
     adapterName: "@prisma/adapter-pglite",
     connect: connectScratchPglite,
     connectToShadowDb: connectScratchPglite,
-  };
+  });
 }

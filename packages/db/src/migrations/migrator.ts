@@ -1,9 +1,8 @@
 // migrate / status / check / new, driven through Prisma's WebAssembly schema engine.
 import { readFile } from "node:fs/promises";
-import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { DiagnoseMigrationHistoryOutput, SchemaEngine } from "@prisma/schema-engine-wasm";
 import { prismaPaths } from "../paths.ts";
-import { scratchMigrationFactory } from "./adapter-fixes.ts";
+import { type MigrationFactory, scratchMigrationFactory } from "./adapter-fixes.ts";
 import { listMigrations, writeMigration } from "./migrations-folder.ts";
 import { openSchemaEngine, takeEnginePanic } from "./schema-engine.ts";
 
@@ -21,7 +20,7 @@ export class MigrationError extends Error {
 }
 
 async function withEngine<T>(
-  factory: SqlMigrationAwareDriverAdapterFactory,
+  factory: MigrationFactory,
   paths: MigratorPaths,
   run: (engine: SchemaEngine) => Promise<T>,
 ): Promise<T> {
@@ -33,6 +32,7 @@ async function withEngine<T>(
     throw new MigrationError(describeEngineError(error), { cause: error });
   } finally {
     engine.free();
+    await factory.disposeAll();
   }
 }
 
@@ -47,10 +47,7 @@ function describeEngineError(error: unknown): string {
 const defaultPaths: MigratorPaths = prismaPaths;
 
 /** Applies pending migrations (= `prisma migrate deploy`); returns the names applied now. Idempotent. */
-export async function applyMigrations(
-  factory: SqlMigrationAwareDriverAdapterFactory,
-  paths = defaultPaths,
-): Promise<string[]> {
+export async function applyMigrations(factory: MigrationFactory, paths = defaultPaths): Promise<string[]> {
   const migrationsList = await listMigrations(paths.migrationsDir);
   return withEngine(factory, paths, async (engine) => {
     const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters });
@@ -66,7 +63,7 @@ export interface MigrationStatus extends DiagnoseMigrationHistoryOutput {
 
 /** = `prisma migrate status`, plus a drift check of the live schema against the migrations. */
 export async function migrationStatus(
-  factory: SqlMigrationAwareDriverAdapterFactory,
+  factory: MigrationFactory,
   paths = defaultPaths,
 ): Promise<MigrationStatus> {
   const migrationsList = await listMigrations(paths.migrationsDir);

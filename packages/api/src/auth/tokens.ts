@@ -1,0 +1,77 @@
+// HS512 JWTs (spec §3): execution tokens name a task instance, admin tokens a person or system.
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { DomainError } from "../errors.ts";
+
+export type Principal =
+  | { scope: "execution"; sub: string; taskInstanceId: string }
+  | { scope: "admin"; sub: string };
+
+export interface TokenKeys {
+  /** The UTF-8 bytes of CAIRN_JWT_SECRET, as given (not decoded). */
+  secret: Uint8Array;
+}
+
+export function tokenKeys(secret: string): TokenKeys {
+  return { secret: new TextEncoder().encode(secret) };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function signToken(
+  keys: TokenKeys,
+  claims: { sub: string; scope: "execution" | "admin" },
+  expiresAt: Date,
+): Promise<string> {
+  return new SignJWT({ scope: claims.scope })
+    .setProtectedHeader({ alg: "HS512", typ: "JWT" })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+    .sign(keys.secret);
+}
+
+/** Verifies signature, algorithm (HS512 only) and expiry; throws UNAUTHORIZED with a reason otherwise. */
+export async function verifyToken(keys: TokenKeys, token: string): Promise<Principal> {
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, keys.secret, {
+      algorithms: ["HS512"],
+      requiredClaims: ["sub", "scope", "exp"],
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) {
+      throw new DomainError(
+        "unauthorized",
+        "token_expired",
+        "token has expired: ask the scheduler for a new one",
+      );
+    }
+    throw new DomainError("unauthorized", "invalid_token", "token is malformed, badly signed or not HS512");
+  }
+  const { sub, scope } = payload;
+  if (typeof sub !== "string" || sub === "") {
+    throw new DomainError("unauthorized", "invalid_token", "token has no subject");
+  }
+  if (scope === "admin") return { scope, sub };
+  if (scope === "execution") {
+    if (!UUID.test(sub)) {
+      throw new DomainError(
+        "unauthorized",
+        "invalid_token",
+        "execution token subject is not a task instance id",
+      );
+    }
+    const taskInstanceId = sub.toLowerCase();
+    return { scope, sub: taskInstanceId, taskInstanceId };
+  }
+  // A valid token, but for no scope this API knows: it may call nothing.
+  throw new DomainError("forbidden", "insufficient_scope", 'token scope must be "execution" or "admin"');
+}
+
+/** Reads `Authorization: Bearer <token>`; returns undefined when absent. */
+export function bearerToken(header: string | string[] | undefined | null): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  return match?.[1] ?? "";
+}

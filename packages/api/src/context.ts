@@ -1,0 +1,69 @@
+// Request context. createContextInner is what tests and in-process callers use; the server builds it
+// from an HTTP request with createContextFromToken.
+import type { Database } from "@cairn/db";
+import { type Principal, type TokenKeys, verifyToken } from "./auth/tokens.ts";
+import { DomainError } from "./errors.ts";
+
+export interface ApiConfig {
+  tokenKeys: TokenKeys;
+  /** CAIRN_MAX_VALUE_BYTES: largest value as UTF-8 JSON; 0 = no limit. */
+  maxValueBytes: number;
+  /** CAIRN_DEFAULT_RETENTION_DAYS: expiry of task state written without expiresAt; 0 = never. */
+  defaultRetentionDays: number;
+  /** Lifetime of tokens from admin.tokens.issue when ttlSeconds is not given. */
+  defaultTokenTtlSeconds: number;
+}
+
+export const defaultApiConfig = {
+  maxValueBytes: 65_535,
+  defaultRetentionDays: 30,
+  defaultTokenTtlSeconds: 24 * 60 * 60,
+} satisfies Omit<ApiConfig, "tokenKeys">;
+
+export interface Context {
+  db: Database;
+  config: ApiConfig;
+  /** Resolves the caller from its token; rejects with UNAUTHORIZED. Memoized per request (a batch shares it). */
+  authenticate(): Promise<Principal>;
+}
+
+export function createContextInner(opts: {
+  db: Database;
+  config: ApiConfig;
+  principal: Principal | null;
+}): Context {
+  const { principal } = opts;
+  return {
+    db: opts.db,
+    config: opts.config,
+    authenticate: async () => {
+      if (!principal) throw missingToken();
+      return principal;
+    },
+  };
+}
+
+export function createContextFromToken(opts: {
+  db: Database;
+  config: ApiConfig;
+  token: string | undefined;
+}): Context {
+  let principal: Promise<Principal> | undefined;
+  return {
+    db: opts.db,
+    config: opts.config,
+    authenticate: () => {
+      if (opts.token === undefined) return Promise.reject(missingToken());
+      principal ??= verifyToken(opts.config.tokenKeys, opts.token);
+      return principal;
+    },
+  };
+}
+
+function missingToken(): DomainError {
+  return new DomainError(
+    "unauthorized",
+    "invalid_token",
+    "missing token: send Authorization: Bearer <token>",
+  );
+}

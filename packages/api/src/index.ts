@@ -1,0 +1,19 @@
+export {
+  bearerToken,
+  type Principal,
+  signToken,
+  type TokenKeys,
+  tokenKeys,
+  verifyToken,
+} from "./auth/tokens.ts";
+export {
+  type ApiConfig,
+  type Context,
+  createContextFromToken,
+  createContextInner,
+  defaultApiConfig,
+} from "./context.ts";
+export type { ErrorData } from "./error-mapping.ts";
+export { DomainError, type DomainErrorReason } from "./errors.ts";
+export { type AppRouter, appRouter, createCaller } from "./root.ts";
+export { MAX_KEY_LENGTH } from "./schemas.ts";

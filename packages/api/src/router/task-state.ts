@@ -1,0 +1,32 @@
+import type { TRPCRouterRecord } from "@trpc/server";
+import {
+  ZTaskStateClearInput,
+  ZTaskStateDeleteInput,
+  ZTaskStateGetInput,
+  ZTaskStateListInput,
+  ZTaskStateSetInput,
+} from "../schemas.ts";
+import {
+  clearTaskState,
+  deleteTaskState,
+  getTaskState,
+  listTaskState,
+  setTaskState,
+} from "../services/task-state.ts";
+import { taskInstanceProcedure } from "../trpc.ts";
+
+export const taskStateRouter = {
+  get: taskInstanceProcedure.input(ZTaskStateGetInput).query(({ ctx, input }) => getTaskState(ctx.db, input)),
+  set: taskInstanceProcedure
+    .input(ZTaskStateSetInput)
+    .mutation(({ ctx, input }) => setTaskState(ctx.db, ctx.config, input)),
+  delete: taskInstanceProcedure
+    .input(ZTaskStateDeleteInput)
+    .mutation(({ ctx, input }) => deleteTaskState(ctx.db, input)),
+  clear: taskInstanceProcedure
+    .input(ZTaskStateClearInput)
+    .mutation(({ ctx, input }) => clearTaskState(ctx.db, input)),
+  list: taskInstanceProcedure
+    .input(ZTaskStateListInput)
+    .query(({ ctx, input }) => listTaskState(ctx.db, input)),
+} satisfies TRPCRouterRecord;

@@ -1,0 +1,151 @@
+// Input schemas of the wire contract (spec §2, §4). Objects are strict: an unknown field (a misspelled
+// `ifversion`) is refused rather than silently ignored.
+import { z } from "zod";
+
+export const MAX_KEY_LENGTH = 512;
+export const MAX_LIST_LIMIT = 1000;
+export const DEFAULT_LIST_LIMIT = 100;
+
+export const ZTaskInstanceId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "taskInstanceId must be a UUID")
+  .transform((id) => id.toLowerCase());
+
+export const ZKey = z
+  .string({ error: "key must be a string" })
+  .min(1, "key must not be empty")
+  .max(MAX_KEY_LENGTH, `key must be at most ${MAX_KEY_LENGTH} characters`)
+  .refine((key) => !key.includes("\u0000"), "key must not contain U+0000");
+
+/** Checked in depth by encodeValue (values.ts); here only "present". */
+export const ZValue = z.unknown();
+
+export const ZExpiresAt = z.iso
+  .datetime({
+    offset: true,
+    error: "expiresAt must be an ISO-8601 date-time (e.g. 2026-05-15T12:00:00Z) or null",
+  })
+  .transform((text) => new Date(text))
+  .nullable()
+  .optional();
+
+export const ZIfVersion = z
+  .number({ error: "ifVersion must be a whole number" })
+  .int("ifVersion must be a whole number")
+  .min(0, "ifVersion must be 0 (create only) or a current version");
+
+export const ZPrefix = z.string().max(MAX_KEY_LENGTH).optional();
+export const ZLimit = z.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT);
+export const ZCursor = z
+  .string()
+  .max(4 * MAX_KEY_LENGTH)
+  .nullish();
+
+// Airflow's id rules: dag_id and task_id are letters, digits, `_`, `-`, `.`; at most 250 characters.
+const ZAirflowId = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(250, `${what} must be at most 250 characters`)
+    .regex(/^[A-Za-z0-9_.-]+$/, `${what} may contain only letters, digits, "_", "-" and "."`);
+
+export const ZDagId = ZAirflowId("dagId");
+export const ZTaskId = ZAirflowId("taskId");
+export const ZRunId = z
+  .string()
+  .min(1, "runId must not be empty")
+  .max(250, "runId must be at most 250 characters")
+  .refine((id) => !id.includes("\u0000"), "runId must not contain U+0000");
+export const ZMapIndex = z
+  .number()
+  .int()
+  .min(-1, "mapIndex is -1 (not mapped) or a map index >= 0")
+  .max(2 ** 31 - 1);
+
+const ZAssetName = z
+  .string()
+  .min(1)
+  .max(1500)
+  .refine((s) => !s.includes("\u0000"), "must not contain U+0000");
+
+/** `{ name }` or `{ uri }`, exactly one. */
+export const ZAssetRef = z.union(
+  [z.strictObject({ name: ZAssetName }), z.strictObject({ uri: ZAssetName })],
+  { error: "asset must be { name } or { uri } (exactly one)" },
+);
+export type AssetRef = z.infer<typeof ZAssetRef>;
+
+// Execution plane: task state
+export const ZTaskStateGetInput = z.strictObject({ taskInstanceId: ZTaskInstanceId, key: ZKey });
+export const ZTaskStateSetInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  key: ZKey,
+  value: ZValue,
+  expiresAt: ZExpiresAt,
+  ifVersion: ZIfVersion.optional(),
+});
+export const ZTaskStateDeleteInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  key: ZKey,
+  ifVersion: ZIfVersion.optional(),
+});
+export const ZTaskStateClearInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  allMapIndices: z.boolean().optional(),
+});
+export const ZTaskStateListInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  prefix: ZPrefix,
+  limit: ZLimit,
+  cursor: ZCursor,
+});
+
+// Execution plane: asset state
+export const ZAssetStateGetInput = z.strictObject({ asset: ZAssetRef, key: ZKey });
+export const ZAssetStateSetInput = z.strictObject({
+  asset: ZAssetRef,
+  key: ZKey,
+  value: ZValue,
+  expiresAt: ZExpiresAt,
+  ifVersion: ZIfVersion.optional(),
+});
+export const ZAssetStateDeleteInput = z.strictObject({
+  asset: ZAssetRef,
+  key: ZKey,
+  ifVersion: ZIfVersion.optional(),
+});
+export const ZAssetStateClearInput = z.strictObject({ asset: ZAssetRef });
+export const ZAssetStateListInput = z.strictObject({
+  asset: ZAssetRef,
+  prefix: ZPrefix,
+  limit: ZLimit,
+  cursor: ZCursor,
+});
+
+// Admin plane
+export const ZCreateTaskInstanceInput = z.strictObject({
+  dagId: ZDagId,
+  runId: ZRunId,
+  taskId: ZTaskId,
+  mapIndex: ZMapIndex.default(-1),
+  inlets: z.array(ZAssetRef).max(1000).default([]),
+  outlets: z.array(ZAssetRef).max(1000).default([]),
+});
+export const ZRetryTaskInstanceInput = z.strictObject({ taskInstanceId: ZTaskInstanceId });
+export const ZDagRunRef = z.strictObject({ dagId: ZDagId, runId: ZRunId });
+export const ZUpsertAssetInput = z.strictObject({
+  name: ZAssetName,
+  uri: ZAssetName,
+  group: z.string().max(1500).optional(),
+});
+export const ZAssetByName = z.strictObject({ name: ZAssetName });
+export const ZSetAssetActiveInput = z.strictObject({ name: ZAssetName, active: z.boolean() });
+export const ZIssueTokenInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 60 * 60)
+    .optional(),
+});

@@ -1,0 +1,44 @@
+// Admin plane: assets (name and uri both unique; inactive assets keep their state but cannot be used).
+import { type Database, Prisma } from "@cairn/db";
+import { DomainError, notFound } from "../errors.ts";
+
+export async function upsertAsset(
+  db: Database,
+  input: { name: string; uri: string; group?: string | undefined },
+): Promise<{ id: string }> {
+  try {
+    const asset = await db.prisma.asset.upsert({
+      where: { name: input.name },
+      create: { name: input.name, uri: input.uri, group: input.group ?? "" },
+      update: { uri: input.uri, active: true, ...(input.group === undefined ? {} : { group: input.group }) },
+      select: { id: true },
+    });
+    return { id: asset.id.toString() };
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+      throw new DomainError(
+        "conflict",
+        "asset_uri_taken",
+        `uri "${input.uri}" already belongs to another asset; each uri names one asset`,
+      );
+    }
+    throw error;
+  }
+}
+
+export async function setAssetActive(
+  db: Database,
+  input: { name: string; active: boolean },
+): Promise<{ active: boolean }> {
+  const { count } = await db.prisma.asset.updateMany({
+    where: { name: input.name },
+    data: { active: input.active },
+  });
+  if (count === 0) throw notFound("asset_not_found", `asset named "${input.name}" does not exist`);
+  return { active: input.active };
+}
+
+export async function deleteAsset(db: Database, input: { name: string }): Promise<{ deleted: boolean }> {
+  const { count } = await db.prisma.asset.deleteMany({ where: { name: input.name } });
+  return { deleted: count > 0 };
+}

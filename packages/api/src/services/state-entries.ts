@@ -1,0 +1,74 @@
+// What task state and asset state have in common: entry rows, expiry defaults, list cursors.
+import { DomainError } from "../errors.ts";
+
+export interface StateEntry {
+  key: string;
+  value: unknown;
+  version: number;
+  updatedAt: string;
+  expiresAt: string | null;
+}
+
+export interface StateRow {
+  key: string;
+  value: unknown;
+  version: number;
+  updated_at: Date;
+  expires_at: Date | null;
+}
+
+/** Columns of a StateRow, for SELECT and RETURNING lists (`s` is the state table's alias). */
+export const ENTRY_COLUMNS = "s.key, s.value, s.version, s.updated_at, s.expires_at";
+
+/** SQL condition: the row `s` has not expired. Expired rows are invisible at once, before any cleanup. */
+export const LIVE = "(s.expires_at IS NULL OR s.expires_at > now())";
+
+export function toEntry(row: StateRow): StateEntry {
+  return {
+    key: row.key,
+    value: row.value,
+    version: row.version,
+    updatedAt: toIso(row.updated_at),
+    expiresAt: row.expires_at === null ? null : toIso(row.expires_at),
+  };
+}
+
+function toIso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Rows were fetched with limit + 1; the extra row only says that there is a next page. */
+export function toPage(rows: StateRow[], limit: number): Page<StateEntry> {
+  const items = rows.slice(0, limit).map(toEntry);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.key) : null };
+}
+
+export function encodeCursor(key: string): string {
+  return Buffer.from(key, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string | null | undefined): string | null {
+  if (cursor === null || cursor === undefined || cursor === "") return null;
+  const key = Buffer.from(cursor, "base64url").toString("utf8");
+  if (key === "" || key.includes("\u0000") || key.includes("\uFFFD") || encodeCursor(key) !== cursor) {
+    throw new DomainError("bad_request", "invalid_value", "cursor is not one this server returned");
+  }
+  return key;
+}
+
+/** Expiry to store: explicit date, explicit null (never), or the default retention when omitted. */
+export function resolveExpiry(
+  expiresAt: Date | null | undefined,
+  defaultRetentionDays: number,
+): string | null {
+  if (expiresAt === null) return null;
+  if (expiresAt !== undefined) return expiresAt.toISOString();
+  if (defaultRetentionDays <= 0) return null;
+  return new Date(Date.now() + defaultRetentionDays * 86_400_000).toISOString();
+}

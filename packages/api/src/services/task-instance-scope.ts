@@ -1,0 +1,68 @@
+// Resolving a task instance id to its state namespace (dag run, task, map index), and why that can fail.
+import type { SqlRunner } from "@cairn/db";
+import { notFound } from "../errors.ts";
+
+/**
+ * SQL for a CTE named `ti` holding the namespace of task instance $1, empty when the id is unknown or a
+ * newer try exists. Folding this into each statement keeps the hot path to one statement and makes a
+ * superseded try refused by every server replica at once (nothing cached).
+ */
+export const CURRENT_TRY_CTE = `ti AS (
+  SELECT t.dag_run_id, t.task_id, t.map_index FROM task_instance t
+  WHERE t.id = $1::uuid AND NOT EXISTS (
+    SELECT 1 FROM task_instance n
+    WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index
+      AND n.try_number > t.try_number))`;
+
+/** Join condition of state rows `s` to the `ti` namespace. */
+export const IN_NAMESPACE =
+  "s.dag_run_id = ti.dag_run_id AND s.task_id = ti.task_id AND s.map_index = ti.map_index";
+
+export interface TaskInstanceScope {
+  dagRunId: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+}
+
+/** The cold path: explains an empty result (unknown or superseded id) or returns the namespace. */
+export async function resolveTaskInstance(
+  sql: SqlRunner,
+  taskInstanceId: string,
+): Promise<TaskInstanceScope> {
+  const rows = await sql.query<{
+    dag_run_id: string;
+    dag_id: string;
+    run_id: string;
+    task_id: string;
+    map_index: number;
+    try_number: number;
+    superseded: boolean;
+  }>(
+    `SELECT t.dag_run_id::text, r.dag_id, r.run_id, t.task_id, t.map_index, t.try_number,
+       EXISTS (SELECT 1 FROM task_instance n
+               WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index
+                 AND n.try_number > t.try_number) AS superseded
+     FROM task_instance t JOIN dag_run r ON r.id = t.dag_run_id WHERE t.id = $1::uuid`,
+    [taskInstanceId],
+    "resolve_task_instance",
+  );
+  const row = rows[0];
+  if (!row) throw notFound("task_instance_not_found", `task instance ${taskInstanceId} does not exist`);
+  if (row.superseded) {
+    throw notFound(
+      "task_instance_superseded",
+      `task instance ${taskInstanceId} is try ${row.try_number}, and a newer try exists: use the newer try's token`,
+    );
+  }
+  return {
+    dagRunId: row.dag_run_id,
+    dagId: row.dag_id,
+    runId: row.run_id,
+    taskId: row.task_id,
+    mapIndex: row.map_index,
+    tryNumber: row.try_number,
+  };
+}

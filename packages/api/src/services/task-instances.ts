@@ -1,0 +1,110 @@
+// Admin plane: registering task instances (a try of a task of a run) and their retries.
+import { type Database, Prisma } from "@cairn/db";
+import { v7 as uuidv7 } from "uuid";
+import { DomainError, notFound } from "../errors.ts";
+import type { AssetRef } from "../schemas.ts";
+
+export interface CreateTaskInstanceInput {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  inlets: AssetRef[];
+  outlets: AssetRef[];
+}
+
+/** Creates the dag run if absent, the first try of the task instance, and its asset registrations. */
+export async function createTaskInstance(
+  db: Database,
+  input: CreateTaskInstanceInput,
+): Promise<{ id: string; tryNumber: number }> {
+  const id = uuidv7();
+  try {
+    return await db.prisma.$transaction(async (tx) => {
+      const [run] = await tx.$queryRaw<{ id: bigint }[]>`
+        INSERT INTO dag_run (dag_id, run_id) VALUES (${input.dagId}, ${input.runId})
+        ON CONFLICT (dag_id, run_id) DO UPDATE SET dag_id = EXCLUDED.dag_id
+        RETURNING id`;
+      if (!run) throw new Error("dag_run upsert returned no row");
+      const registrations = [
+        ...input.inlets.map((ref) => ({ ref, direction: "inlet" })),
+        ...input.outlets.map((ref) => ({ ref, direction: "outlet" })),
+      ];
+      const assetIds = await Promise.all(
+        registrations.map(async ({ ref }) => {
+          const asset = await tx.asset.findUnique({
+            where: "name" in ref ? { name: ref.name } : { uri: ref.uri },
+          });
+          if (!asset) throw notFound("asset_not_found", `asset ${describeRef(ref)} does not exist`);
+          return asset.id;
+        }),
+      );
+      const existing = await tx.taskInstance.findFirst({
+        where: { dagRunId: run.id, taskId: input.taskId, mapIndex: input.mapIndex },
+        select: { id: true },
+      });
+      if (existing) throw instanceExists(input);
+      await tx.taskInstance.create({
+        data: { id, dagRunId: run.id, taskId: input.taskId, mapIndex: input.mapIndex, tryNumber: 1 },
+      });
+      await tx.taskAsset.createMany({
+        data: registrations.map(({ direction }, i) => ({
+          dagId: input.dagId,
+          taskId: input.taskId,
+          assetId: assetIds[i]!,
+          direction,
+        })),
+        skipDuplicates: true,
+      });
+      return { id, tryNumber: 1 };
+    });
+  } catch (error) {
+    // Two concurrent creates of the same task instance: the loser hits the unique key.
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")
+      throw instanceExists(input);
+    throw error;
+  }
+}
+
+function instanceExists(input: CreateTaskInstanceInput): DomainError {
+  return new DomainError(
+    "conflict",
+    "task_instance_exists",
+    `task ${input.taskId} (map index ${input.mapIndex}) of run ${input.dagId}/${input.runId} already has a task instance: use admin.taskInstances.retry for a new try`,
+  );
+}
+
+export function describeRef(ref: AssetRef): string {
+  return "name" in ref ? `named "${ref.name}"` : `with uri "${ref.uri}"`;
+}
+
+const RETRY_SQL = `INSERT INTO task_instance (id, dag_run_id, task_id, map_index, try_number)
+SELECT $2::uuid, t.dag_run_id, t.task_id, t.map_index,
+  (SELECT max(n.try_number) + 1 FROM task_instance n
+   WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index)
+FROM task_instance t WHERE t.id = $1::uuid
+RETURNING try_number`;
+
+/** A new try with a new id, in the same state namespace. Concurrent retries each get their own try. */
+export async function retryTaskInstance(
+  db: Database,
+  input: { taskInstanceId: string },
+): Promise<{ id: string; tryNumber: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const id = uuidv7();
+    try {
+      const rows = await db.sql.query<{ try_number: number }>(
+        RETRY_SQL,
+        [input.taskInstanceId, id],
+        "task_instance_retry",
+      );
+      const row = rows[0];
+      if (!row)
+        throw notFound("task_instance_not_found", `task instance ${input.taskInstanceId} does not exist`);
+      return { id, tryNumber: row.try_number };
+    } catch (error) {
+      const uniqueViolation = (error as { code?: unknown }).code === "23505";
+      if (!uniqueViolation || attempt >= 5) throw error;
+    }
+  }
+}

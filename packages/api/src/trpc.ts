@@ -1,0 +1,61 @@
+// tRPC setup: the error formatter and the procedure builders every router uses.
+import { initTRPC } from "@trpc/server";
+import { z } from "zod";
+import type { Principal } from "./auth/tokens.ts";
+import type { Context } from "./context.ts";
+import { formatError, toTRPCError } from "./error-mapping.ts";
+import { DomainError } from "./errors.ts";
+
+const t = initTRPC.context<Context>().create({
+  isDev: false,
+  errorFormatter: ({ shape, error }) => formatError(shape, error),
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Maps domain and database errors thrown anywhere below to their tRPC codes (error-mapping.ts). */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const mapped = toTRPCError(result.error);
+    if (mapped) throw mapped;
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+/** Any valid token: `ctx.principal` is set for everything below. */
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal: Principal = await ctx.authenticate();
+  return next({ ctx: { principal } });
+});
+
+export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.principal.scope !== "admin") {
+    throw new DomainError("forbidden", "insufficient_scope", "this procedure needs an admin token");
+  }
+  return next({ ctx: { principal: ctx.principal } });
+});
+
+/**
+ * Execution plane, addressed by task instance. The self check runs on `taskInstanceId` alone, before
+ * the rest of the input is validated and before any lookup, so a token cannot probe other tasks.
+ * Admin tokens may address any task instance.
+ */
+export const taskInstanceProcedure = authedProcedure
+  .input(z.object({ taskInstanceId: z.string({ error: "taskInstanceId is required (a UUID)" }) }))
+  .use(({ ctx, input, next }) => {
+    if (
+      ctx.principal.scope === "execution" &&
+      input.taskInstanceId.toLowerCase() !== ctx.principal.taskInstanceId
+    ) {
+      throw new DomainError(
+        "forbidden",
+        "not_own_task_instance",
+        "an execution token may only touch its own task instance's state",
+      );
+    }
+    return next();
+  });
