@@ -1,0 +1,81 @@
+// `pnpm start`: configuration, database (migrated), HTTP server, graceful SIGTERM.
+import { signToken, tokenKeys } from "@cairn/api";
+import { openDatabase } from "@cairn/db";
+import pino from "pino";
+import { ConfigError, parseConfig } from "./config.ts";
+import { loadOrCreateSecret } from "./embedded-secret.ts";
+import { startServer } from "./http-server.ts";
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const config = parseConfig();
+  const logger = pino({ level: config.logLevel });
+  const embedded = !config.databaseUrl;
+
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    migrate: config.migrateOnStart,
+    poolSize: config.dbPoolSize,
+  });
+  logger.info({ database: db.location, kind: db.kind, migrated: config.migrateOnStart }, "database open");
+
+  const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir)).secret;
+  const api = {
+    tokenKeys: tokenKeys(secret),
+    maxValueBytes: config.maxValueBytes,
+    defaultRetentionDays: config.defaultRetentionDays,
+    defaultTokenTtlSeconds: config.tokenTtlSeconds,
+  };
+  const running = await startServer({
+    db,
+    api,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    host: config.host,
+    port: config.port,
+  });
+  logger.info({ url: running.url }, "cairn listening");
+
+  if (embedded && !config.jwtSecret) {
+    const expiresAt = new Date(Date.now() + 30 * 86_400_000);
+    const adminToken = await signToken(api.tokenKeys, { sub: "quickstart-admin", scope: "admin" }, expiresAt);
+    process.stdout.write(
+      `\nCairn is running on ${running.url} with the embedded database in ${config.dataDir}.\n` +
+        `Admin token (valid 30 days; set CAIRN_JWT_SECRET to manage your own):\n\n  ${adminToken}\n\n` +
+        `Try it:\n  curl -s -X POST ${running.url}/trpc/admin.assets.upsert \\\n` +
+        `    -H "authorization: Bearer $TOKEN" -H "content-type: application/json" \\\n` +
+        `    -d '{"name":"orders","uri":"s3://lake/orders"}'\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing in-flight requests");
+    const force = setTimeout(() => {
+      logger.error("in-flight requests did not finish in time; exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    await running.close();
+    await db.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`cairn: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `cairn: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  }
+  process.exit(1);
+});
