@@ -2,6 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    reporters: ["default", "./tooling/vitest/summary-reporter.ts"],
     include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts"],
     globalSetup: ["packages/db/src/testing/global-setup.ts"],
     // Two cores: PostgreSQL, PGlite and the test workers share them.
