@@ -1,6 +1,6 @@
 // Opens Cairn's database: PostgreSQL when DATABASE_URL is a postgresql:// URL, else embedded PGlite.
-import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -101,8 +101,46 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   const dataDir = options.dataDir ?? process.env.CAIRN_DATA_DIR ?? "./.cairn";
   const inMemory = dataDir.startsWith("memory://");
   const location = inMemory ? dataDir : resolve(dataDir, "pglite");
-  if (!inMemory) await mkdir(location, { recursive: true });
-  return wrapPglite(await PGlite.create(inMemory ? undefined : location), location);
+  if (inMemory) return wrapPglite(await PGlite.create(), location);
+  await mkdir(location, { recursive: true });
+  const releaseLock = await lockDataDir(location);
+  try {
+    const db = wrapPglite(await PGlite.create(location), location);
+    const close = db.close;
+    return { ...db, close: () => close().finally(releaseLock) };
+  } catch (error) {
+    await releaseLock();
+    throw error;
+  }
+}
+
+/** PGlite corrupts a directory that two processes open at once: refuse the second with a clear message. */
+async function lockDataDir(location: string): Promise<() => Promise<void>> {
+  const lockPath = join(location, "cairn.pid");
+  for (;;) {
+    try {
+      await writeFile(lockPath, String(process.pid), { flag: "wx" });
+      return () => rm(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = Number.parseInt(await readFile(lockPath, "utf8").catch(() => ""), 10);
+    if (Number.isInteger(holder) && isAlive(holder)) {
+      throw new DatabaseConfigError(
+        `the embedded database in ${location} is in use by process ${holder}; stop it first (one process at a time can open it), or delete ${lockPath} if that process is not Cairn`,
+      );
+    }
+    await rm(lockPath, { force: true }); // left behind by a process that is gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** A Database over an open PGlite instance (tests load one from a migrated snapshot). */

@@ -1,7 +1,13 @@
 // Test helpers: run a suite once per database of the run (PGlite and PostgreSQL by default).
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import type { Database, DatabaseKind } from "./open-database.ts";
-import { openTestDatabase } from "./testing/test-databases.ts";
+import { openTestDatabase, type TestDatabaseContext } from "./testing/test-databases.ts";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    cairnTestDatabases: TestDatabaseContext;
+  }
+}
 
 export { openTestDatabase } from "./testing/test-databases.ts";
 

@@ -114,6 +114,14 @@ function tracked(factory: SqlMigrationAwareDriverAdapterFactory): MigrationFacto
   const open = new Set<SqlDriverAdapter>();
   const track = async (adapter: Promise<SqlDriverAdapter>) => {
     const connected = await adapter;
+    // The engine disposes some adapters itself (the shadow one): make a second dispose a no-op.
+    const dispose = connected.dispose.bind(connected);
+    let disposing: Promise<void> | undefined;
+    connected.dispose = () => {
+      open.delete(connected);
+      disposing ??= dispose();
+      return disposing;
+    };
     open.add(connected);
     return connected;
   };

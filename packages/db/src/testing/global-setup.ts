@@ -9,13 +9,9 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { pgliteMigrationFactory, postgresMigrationFactory } from "../migrations/adapter-fixes.ts";
 import { applyMigrations } from "../migrations/migrator.ts";
+// Brings the ProvidedContext declaration (in testing.ts) into this file's type program.
+import type {} from "../testing.ts";
 import { adminUrlFor, databaseUrl, requestedKinds, type TestDatabaseContext } from "./test-databases.ts";
-
-declare module "vitest" {
-  interface ProvidedContext {
-    cairnTestDatabases: TestDatabaseContext;
-  }
-}
 
 export default async function setup(project: TestProject) {
   const kinds = requestedKinds();

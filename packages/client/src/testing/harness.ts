@@ -1,0 +1,192 @@
+// Test-only: the real server in-process on 127.0.0.1:0 over a test database, an admin caller to set up
+// task instances and assets, and small fake HTTP servers (a failing proxy, a server that never answers).
+// Never imported by the client itself (see no-server-imports.test.ts).
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  type ApiConfig,
+  createCaller,
+  createContextInner,
+  defaultApiConfig,
+  signToken,
+  tokenKeys,
+} from "@cairn/api";
+import type { Database } from "@cairn/db";
+import { startServer } from "@cairn/server";
+import pino from "pino";
+
+export const TEST_SECRET = "client-test-secret-with-enough-entropy-0123456789";
+
+export function unique(prefix: string): string {
+  return `${prefix}_${randomUUID().slice(0, 8)}`;
+}
+
+type AssetRef = { name: string } | { uri: string };
+
+export interface TestServer {
+  url: string;
+  config: ApiConfig;
+  admin: ReturnType<typeof createCaller>;
+  /** A task instance (new dag run unless given) with an execution token. */
+  newTask(opts?: {
+    dagId?: string;
+    runId?: string;
+    taskId?: string;
+    mapIndex?: number;
+    inlets?: AssetRef[];
+    outlets?: AssetRef[];
+  }): Promise<{ id: string; token: string; dagId: string; runId: string; taskId: string }>;
+  newAsset(): Promise<{ name: string; uri: string }>;
+  /** An execution or admin token, signed with the server's secret unless another is given. */
+  sign(
+    claims: { sub: string; scope: "execution" | "admin" },
+    opts?: { expiresAt?: Date; secret?: string },
+  ): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(db: Database, overrides: Partial<ApiConfig> = {}): Promise<TestServer> {
+  const config: ApiConfig = { tokenKeys: tokenKeys(TEST_SECRET), ...defaultApiConfig, ...overrides };
+  const running = await startServer({
+    db,
+    api: config,
+    logger: pino({ level: "silent" }),
+    maxBodyBytes: 1024 * 1024,
+    port: 0,
+  });
+  const admin = createCaller(createContextInner({ db, config, principal: { scope: "admin", sub: "test" } }));
+  return {
+    url: running.url,
+    config,
+    admin,
+    async newTask(opts = {}) {
+      const input = {
+        dagId: opts.dagId ?? unique("dag"),
+        runId: opts.runId ?? unique("run"),
+        taskId: opts.taskId ?? unique("task"),
+        mapIndex: opts.mapIndex ?? -1,
+        inlets: opts.inlets ?? [],
+        outlets: opts.outlets ?? [],
+      };
+      const { id } = await admin.admin.taskInstances.create(input);
+      const { token } = await admin.admin.tokens.issue({ taskInstanceId: id });
+      return { id, token, dagId: input.dagId, runId: input.runId, taskId: input.taskId };
+    },
+    async newAsset() {
+      const name = unique("asset");
+      const uri = `s3://bucket/${name}`;
+      await admin.admin.assets.upsert({ name, uri });
+      return { name, uri };
+    },
+    sign(claims, opts = {}) {
+      const keys = opts.secret ? tokenKeys(opts.secret) : config.tokenKeys;
+      return signToken(keys, claims, opts.expiresAt ?? new Date(Date.now() + 3600_000));
+    },
+    close: () => running.close(),
+  };
+}
+
+export interface FakeServer {
+  url: string;
+  /** HTTP requests received, in order (method and path with query). */
+  requests: { method: string; url: string }[];
+  close(): Promise<void>;
+}
+
+async function listen(handler: http.RequestListener): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+function closer(server: http.Server): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+}
+
+/**
+ * A proxy to `upstream` that answers the first `failFirst` requests itself with a 503: plain text (as a
+ * load balancer would), or a tRPC-shaped JSON error (as the API does when its database is down).
+ */
+export async function startFlakyProxy(
+  upstream: string,
+  opts: { failFirst: number; style: "text" | "trpc" },
+): Promise<FakeServer> {
+  const requests: FakeServer["requests"] = [];
+  const { server, url } = await listen((req, res) => {
+    requests.push({ method: req.method ?? "", url: req.url ?? "" });
+    if (requests.length <= opts.failFirst) {
+      req.resume();
+      if (opts.style === "text") {
+        res.writeHead(503, { "content-type": "text/plain" });
+        res.end("Service Unavailable");
+        return;
+      }
+      const error = {
+        error: {
+          message: "the database is not reachable; retry later",
+          code: -32603,
+          data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503, reason: "database_unavailable" },
+        },
+      };
+      const path = new URL(req.url ?? "/", "http://x").pathname.replace(/^\/trpc\//, "");
+      const batched = (req.url ?? "").includes("batch=1");
+      const body = batched ? path.split(",").map(() => error) : error;
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    const forward = http.request(
+      `${upstream}${req.url ?? "/"}`,
+      { method: req.method, headers: { ...req.headers, host: new URL(upstream).host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on("error", () => {
+      res.writeHead(502, { "content-type": "text/plain" });
+      res.end("Bad Gateway");
+    });
+    req.pipe(forward);
+  });
+  return {
+    url,
+    requests,
+    close: closer(server),
+  };
+}
+
+/** Accepts requests and never answers them. */
+export async function startSilentServer(): Promise<FakeServer> {
+  const requests: FakeServer["requests"] = [];
+  const { server, url } = await listen((req) => {
+    requests.push({ method: req.method ?? "", url: req.url ?? "" });
+    req.resume();
+  });
+  return { url, requests, close: closer(server) };
+}
+
+/** A URL on which nothing listens (a port that was free a moment ago). */
+export async function deadUrl(): Promise<string> {
+  const { server, url } = await listen(() => undefined);
+  await closer(server)();
+  return url;
+}
+
+/** A fetch that counts the HTTP requests the client makes. */
+export function countingFetch(): { fetch: typeof fetch; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    fetch: (input, init) => {
+      calls.push(`${init?.method ?? "GET"} ${String(input)}`);
+      return fetch(input, init);
+    },
+  };
+}

@@ -1,0 +1,169 @@
+// HTTP transport: the typed tRPC client (batching, plain JSON), and the call runner that adds a deadline
+// and retries with backoff to each verb.
+import type { AppRouter } from "@cairn/api";
+import { createTRPCClient, httpBatchLink, type TRPCClient } from "@trpc/client";
+import { HttpStatusError, TimeoutError, toCairnError } from "./errors.ts";
+
+/** The `fetch` the client calls: the global one by default; pass your own to add a proxy, logging, tests. */
+export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** What httpBatchLink declares; it calls `fetch(url: string, init: RequestInit)`. */
+type LinkFetch = NonNullable<Parameters<typeof httpBatchLink>[0]["fetch"]>;
+
+export type CairnTRPCClient = TRPCClient<AppRouter>;
+
+export interface TransportOptions {
+  /** The server's base URL, such as `http://127.0.0.1:4000`; the API is under `/trpc`. */
+  url: string | URL;
+  token: string;
+  fetch?: FetchLike | undefined;
+  /** Longest batched GET URL; longer batches are split. Default 8000 (well under Node's 16 KiB header limit). */
+  maxURLLength?: number | undefined;
+  /** Most calls in one HTTP request. Default 50. */
+  maxBatchItems?: number | undefined;
+}
+
+/** The tRPC endpoint of a server base URL (a URL that already ends in `/trpc` is kept). */
+export function trpcEndpoint(url: string | URL): string {
+  const base = url.toString().replace(/\/+$/, "");
+  return base.endsWith("/trpc") ? base : `${base}/trpc`;
+}
+
+/**
+ * The typed tRPC client over HTTP: calls made in the same tick go out as one request (httpBatchLink).
+ * No retries or deadline here; `createCairnClient` adds them per verb.
+ */
+export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClient {
+  const headers = { authorization: `Bearer ${options.token}` };
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpBatchLink({
+        url: trpcEndpoint(options.url),
+        fetch: statusPreservingFetch(options.fetch ?? globalThis.fetch),
+        headers,
+        maxURLLength: options.maxURLLength ?? 8000,
+        maxItems: options.maxBatchItems ?? 50,
+      }),
+    ],
+  });
+}
+
+/**
+ * tRPC parses every answer as JSON; a proxy's `503 Service Unavailable` in plain text would surface as a
+ * JSON syntax error with the status lost. Such answers become an HttpStatusError here, so the status
+ * (and with it "retry or not") survives. The Cairn API always answers JSON.
+ */
+function statusPreservingFetch(fetchImpl: FetchLike): LinkFetch {
+  const wrapped: FetchLike = async (url, init) => {
+    const response = await fetchImpl(url, init);
+    const contentType = response.headers.get("content-type");
+    if (contentType?.includes("json")) return response;
+    // Drain the body so the connection can be reused.
+    await response.arrayBuffer().catch(() => undefined);
+    throw new HttpStatusError(response.status, contentType);
+  };
+  return wrapped as LinkFetch;
+}
+
+export interface BackoffOptions {
+  /** Delay before the first retry, before jitter. Default 100 ms. */
+  baseMs?: number | undefined;
+  /** Cap of the exponential delay. Default 2000 ms. */
+  maxMs?: number | undefined;
+}
+
+export interface CallPolicy {
+  /** Deadline of the whole call, retries and backoff included. */
+  timeoutMs: number;
+  /** Retries after the first attempt, for idempotent calls. */
+  retries: number;
+  backoff: Required<BackoffOptions>;
+}
+
+export interface CallOptions {
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number | undefined;
+  /** Cancels the call; it rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Exponential backoff with "equal jitter": half the delay fixed, half random, so retries spread out. */
+export function backoffDelay(attempt: number, backoff: Required<BackoffOptions>): number {
+  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (attempt - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/**
+ * Runs one verb: `attempt` gets a signal that aborts at the deadline (or when the caller's signal does).
+ * Failures become CairnErrors; retryable ones (network, 5xx) are tried again when `idempotent`.
+ *
+ * One AbortController and one timer per call, no AbortSignal.any (slow on Node 20). The deadline is
+ * raced against the attempt rather than left to fetch: httpBatchLink aborts a batched request only when
+ * every call in it is aborted, so an aborted call could otherwise wait for its batch.
+ */
+export async function runCall<T>(
+  path: string,
+  policy: CallPolicy,
+  idempotent: boolean,
+  options: CallOptions | undefined,
+  attempt: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = options?.timeoutMs ?? policy.timeoutMs;
+  const userSignal = options?.signal;
+  userSignal?.throwIfAborted();
+  const controller = new AbortController();
+  const deadline = Date.now() + timeoutMs;
+  let stop!: (reason: unknown) => void;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  stopped.catch(() => undefined);
+  const abort = (reason: unknown) => {
+    controller.abort(reason);
+    stop(reason);
+  };
+  const timer = setTimeout(
+    () =>
+      abort(
+        new TimeoutError(`${path}: no answer within ${timeoutMs} ms`, {
+          code: "TIMEOUT",
+          httpStatus: 0,
+          path,
+        }),
+      ),
+    timeoutMs,
+  );
+  const onUserAbort = () => abort(userSignal?.reason);
+  userSignal?.addEventListener("abort", onUserAbort, { once: true });
+  try {
+    for (let attempts = 1; ; attempts++) {
+      try {
+        return await Promise.race([attempt(controller.signal), stopped]);
+      } catch (raw) {
+        if (controller.signal.aborted) throw controller.signal.reason;
+        const error = toCairnError(raw, path);
+        const retryable = (error as { retryable?: unknown }).retryable === true;
+        if (!idempotent || !retryable || attempts > policy.retries) throw error;
+        const delay = backoffDelay(attempts, policy.backoff);
+        // No time left for a retry: the real failure says more than a timeout would.
+        if (Date.now() + delay >= deadline) throw error;
+        await Promise.race([sleep(delay, controller.signal), stopped]);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    userSignal?.removeEventListener("abort", onUserAbort);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
