@@ -8,7 +8,10 @@ export default class SummaryReporter implements Reporter {
     let skipped = 0;
     for (const module of testModules) {
       // A file that failed to load or whose hooks failed counts as a failure even with no test results.
-      if (module.state() === "failed" && ![...module.children.allTests()].some((t) => t.result().state === "failed")) {
+      if (
+        module.state() === "failed" &&
+        ![...module.children.allTests()].some((t) => t.result().state === "failed")
+      ) {
         failed++;
       }
       for (const test of module.children.allTests()) {
