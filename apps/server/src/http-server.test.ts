@@ -13,6 +13,11 @@ const api: ApiConfig = {
   defaultTokenTtlSeconds: 3600,
 };
 
+interface ErrorBody {
+  error: { message: string; data: Record<string, unknown> };
+}
+const errorOf = async (res: Response) => ((await res.json()) as ErrorBody).error;
+
 describeEachDatabase("HTTP server", (getDb) => {
   let server: RunningServer;
   let admin: string;
@@ -43,7 +48,7 @@ describeEachDatabase("HTTP server", (getDb) => {
   it("answers an unknown path with 404 and a hint", async () => {
     const res = await fetch(`${server.url}/nope`);
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toContain("/trpc");
+    expect(((await res.json()) as { error: string }).error).toContain("/trpc");
   });
 
   it("serves a mutation as plain JSON with a request id header", async () => {
@@ -57,8 +62,7 @@ describeEachDatabase("HTTP server", (getDb) => {
     const big = JSON.stringify({ name: "x".repeat(10_000), uri: "s3://x" });
     const res = await post("admin.assets.upsert", big);
     expect(res.status).toBe(413);
-    const body = await res.json();
-    expect(body.error.data).toMatchObject({
+    expect((await errorOf(res)).data).toMatchObject({
       code: "PAYLOAD_TOO_LARGE",
       httpStatus: 413,
       reason: "body_too_large",
@@ -98,7 +102,7 @@ describeEachDatabase("HTTP server", (getDb) => {
       authorization: `Bearer ${forged}`,
     });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.data).toMatchObject({
+    expect((await errorOf(res)).data).toMatchObject({
       code: "UNAUTHORIZED",
       httpStatus: 401,
       reason: "invalid_token",
