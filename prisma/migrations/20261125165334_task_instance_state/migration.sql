@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "task_instance" ADD COLUMN     "state" TEXT,
+ADD COLUMN     "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;
