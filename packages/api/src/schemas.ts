@@ -5,6 +5,17 @@ import { z } from "zod";
 export const MAX_KEY_LENGTH = 512;
 export const MAX_LIST_LIMIT = 1000;
 export const DEFAULT_LIST_LIMIT = 100;
+/** Versions are PostgreSQL integers; a larger ifVersion can never match. */
+export const MAX_VERSION = 2 ** 31 - 1;
+/** Asset names and uris are unique-indexed: a PostgreSQL B-tree entry must stay under ~2700 bytes. */
+export const MAX_ASSET_NAME_BYTES = 2000;
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** Text PostgreSQL can store as sent: no U+0000 and no lone UTF-16 surrogate (neither has a UTF-8 form). */
+export function isStorableText(text: string): boolean {
+  return !text.includes("\u0000") && !LONE_SURROGATE.test(text);
+}
 
 export const ZTaskInstanceId = z
   .string()
@@ -15,7 +26,8 @@ export const ZKey = z
   .string({ error: "key must be a string" })
   .min(1, "key must not be empty")
   .max(MAX_KEY_LENGTH, `key must be at most ${MAX_KEY_LENGTH} characters`)
-  .refine((key) => !key.includes("\u0000"), "key must not contain U+0000");
+  .refine((key) => !key.includes("\u0000"), "key must not contain U+0000")
+  .refine((key) => !LONE_SURROGATE.test(key), "key must not contain a lone UTF-16 surrogate");
 
 /** Checked in depth by encodeValue (values.ts); here only "present". */
 export const ZValue = z.unknown();
@@ -26,19 +38,31 @@ export const ZExpiresAt = z.iso
     error: "expiresAt must be an ISO-8601 date-time (e.g. 2026-05-15T12:00:00Z) or null",
   })
   .transform((text) => new Date(text))
+  // PostgreSQL timestamps (and ISO-8601 without a sign) cover years 1 to 9999 in UTC.
+  .refine((date) => {
+    const year = date.getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  }, "expiresAt must fall between the years 0001 and 9999 in UTC")
   .nullable()
   .optional();
 
 export const ZIfVersion = z
   .number({ error: "ifVersion must be a whole number" })
   .int("ifVersion must be a whole number")
-  .min(0, "ifVersion must be 0 (create only) or a current version");
+  .min(0, "ifVersion must be 0 (create only) or a current version")
+  .max(MAX_VERSION, `ifVersion must be at most ${MAX_VERSION}`);
 
-export const ZPrefix = z.string().max(MAX_KEY_LENGTH).optional();
+export const ZPrefix = z
+  .string()
+  .max(MAX_KEY_LENGTH)
+  .refine(isStorableText, "prefix must not contain U+0000 or a lone UTF-16 surrogate")
+  .optional();
 export const ZLimit = z.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT);
+// A cursor is the base64url of a key's UTF-8 bytes: up to 4 bytes for each of MAX_KEY_LENGTH characters
+// (zod counts string lengths in code points).
 export const ZCursor = z
   .string()
-  .max(4 * MAX_KEY_LENGTH)
+  .max(Math.ceil((4 * MAX_KEY_LENGTH * 4) / 3))
   .nullish();
 
 // Airflow's id rules: dag_id and task_id are letters, digits, `_`, `-`, `.`; at most 250 characters.
@@ -55,7 +79,7 @@ export const ZRunId = z
   .string()
   .min(1, "runId must not be empty")
   .max(250, "runId must be at most 250 characters")
-  .refine((id) => !id.includes("\u0000"), "runId must not contain U+0000");
+  .refine(isStorableText, "runId must not contain U+0000 or a lone UTF-16 surrogate");
 export const ZMapIndex = z
   .number()
   .int()
@@ -66,7 +90,11 @@ const ZAssetName = z
   .string()
   .min(1)
   .max(1500)
-  .refine((s) => !s.includes("\u0000"), "must not contain U+0000");
+  .refine(isStorableText, "must not contain U+0000 or a lone UTF-16 surrogate")
+  .refine(
+    (s) => Buffer.byteLength(s, "utf8") <= MAX_ASSET_NAME_BYTES,
+    `must be at most ${MAX_ASSET_NAME_BYTES} bytes as UTF-8`,
+  );
 
 /** `{ name }` or `{ uri }`, exactly one. */
 export const ZAssetRef = z.union(
@@ -136,7 +164,11 @@ export const ZDagRunRef = z.strictObject({ dagId: ZDagId, runId: ZRunId });
 export const ZUpsertAssetInput = z.strictObject({
   name: ZAssetName,
   uri: ZAssetName,
-  group: z.string().max(1500).optional(),
+  group: z
+    .string()
+    .max(1500)
+    .refine(isStorableText, "group must not contain U+0000 or a lone UTF-16 surrogate")
+    .optional(),
 });
 export const ZAssetByName = z.strictObject({ name: ZAssetName });
 export const ZSetAssetActiveInput = z.strictObject({ name: ZAssetName, active: z.boolean() });

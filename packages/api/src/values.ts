@@ -3,9 +3,13 @@ import { DomainError } from "./errors.ts";
 
 export const MAX_VALUE_DEPTH = 64;
 
+/** A lone UTF-16 surrogate has no UTF-8 form: PostgreSQL's jsonb refuses it. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /**
  * Checks a decoded JSON value and returns its JSON text (what is stored). Throws BAD_REQUEST for a
- * top-level null, a non-finite number, U+0000 in a string or object key, or nesting deeper than 64,
+ * top-level null, a non-finite number, U+0000 or a lone surrogate in a string or object key, or nesting
+ * deeper than 64,
  * and PAYLOAD_TOO_LARGE when the UTF-8 text exceeds maxBytes (0 = no limit).
  */
 export function encodeValue(value: unknown, maxBytes: number): string {
@@ -31,6 +35,7 @@ function checkNode(node: unknown, depth: number, path: string): void {
   switch (typeof node) {
     case "string":
       if (node.includes("\u0000")) throw invalid(`${path} contains U+0000, which cannot be stored`);
+      if (LONE_SURROGATE.test(node)) throw invalid(`${path} contains a lone UTF-16 surrogate`);
       return;
     case "number":
       if (!Number.isFinite(node)) throw invalid(`${path} is not a finite number`);
@@ -46,6 +51,8 @@ function checkNode(node: unknown, depth: number, path: string): void {
       }
       for (const [key, child] of Object.entries(node)) {
         if (key.includes("\u0000")) throw invalid(`an object key in ${path} contains U+0000`);
+        if (LONE_SURROGATE.test(key))
+          throw invalid(`an object key in ${path} contains a lone UTF-16 surrogate`);
         checkNode(child, depth + 1, `${path}.${key}`);
       }
       return;

@@ -6,23 +6,32 @@ export async function upsertAsset(
   db: Database,
   input: { name: string; uri: string; group?: string | undefined },
 ): Promise<{ id: string }> {
-  try {
-    const asset = await db.prisma.asset.upsert({
-      where: { name: input.name },
-      create: { name: input.name, uri: input.uri, group: input.group ?? "" },
-      update: { uri: input.uri, active: true, ...(input.group === undefined ? {} : { group: input.group }) },
-      select: { id: true },
-    });
-    return { id: asset.id.toString() };
-  } catch (error) {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
-      throw new DomainError(
-        "conflict",
-        "asset_uri_taken",
-        `uri "${input.uri}" already belongs to another asset; each uri names one asset`,
-      );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const asset = await db.prisma.asset.upsert({
+        where: { name: input.name },
+        create: { name: input.name, uri: input.uri, group: input.group ?? "" },
+        update: {
+          uri: input.uri,
+          active: true,
+          ...(input.group === undefined ? {} : { group: input.group }),
+        },
+        select: { id: true },
+      });
+      return { id: asset.id.toString() };
+    } catch (error) {
+      if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")) throw error;
+      // A concurrent upsert of the same new asset trips a unique index too (ON CONFLICT covers the name only):
+      // that asset exists now, and the next attempt updates it. Only a uri held by another asset is a conflict.
+      const owner = await db.prisma.asset.findUnique({ where: { uri: input.uri }, select: { name: true } });
+      if ((owner && owner.name !== input.name) || attempt >= 3) {
+        throw new DomainError(
+          "conflict",
+          "asset_uri_taken",
+          `uri "${input.uri}" already belongs to another asset; each uri names one asset`,
+        );
+      }
     }
-    throw error;
   }
 }
 

@@ -85,6 +85,9 @@ SELECT $2::uuid, t.dag_run_id, t.task_id, t.map_index,
 FROM task_instance t WHERE t.id = $1::uuid
 RETURNING try_number`;
 
+/** Each lost race means another retry of the same task instance committed, so the loop makes progress. */
+const MAX_RETRY_ATTEMPTS = 100;
+
 /** A new try with a new id, in the same state namespace. Concurrent retries each get their own try. */
 export async function retryTaskInstance(
   db: Database,
@@ -104,7 +107,7 @@ export async function retryTaskInstance(
       return { id, tryNumber: row.try_number };
     } catch (error) {
       const uniqueViolation = (error as { code?: unknown }).code === "23505";
-      if (!uniqueViolation || attempt >= 5) throw error;
+      if (!uniqueViolation || attempt >= MAX_RETRY_ATTEMPTS) throw error;
     }
   }
 }
