@@ -11,6 +11,7 @@ const api: ApiConfig = {
   maxValueBytes: 1000,
   defaultRetentionDays: 30,
   defaultTokenTtlSeconds: 3600,
+  clearOnSuccess: false,
 };
 
 interface ErrorBody {

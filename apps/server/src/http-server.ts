@@ -6,13 +6,19 @@ import { type ApiConfig, appRouter, bearerToken, createContextFromToken } from "
 import type { Database } from "@cairn/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
+import type { Metrics } from "./metrics.ts";
 
 export interface ServerOptions {
   db: Database;
   api: ApiConfig;
   logger: Logger;
   maxBodyBytes: number;
+  /** Serves GET /metrics and counts procedure calls when given. */
+  metrics?: Metrics | undefined;
 }
+
+// Each request's own logger (carrying its request id), for the lines tRPC's error hook writes.
+const requestLoggers = new WeakMap<http.IncomingMessage, Logger>();
 
 export interface RunningServer {
   url: string;
@@ -22,38 +28,55 @@ export interface RunningServer {
 }
 
 export function createServer(options: ServerOptions): http.Server {
-  const { db, api, logger } = options;
+  const { db, api, logger, metrics } = options;
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
     maxBodySize: options.maxBodyBytes,
     createContext: ({ req }) =>
-      createContextFromToken({ db, config: api, token: bearerToken(req.headers.authorization) }),
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR")
-        logger.error({ err: error.cause ?? error, path }, "internal error");
+      createContextFromToken({
+        db,
+        config: api,
+        token: bearerToken(req.headers.authorization),
+        observer: metrics,
+      }),
+    onError: ({ error, path, req }) => {
+      if (error.code !== "INTERNAL_SERVER_ERROR") return;
+      (requestLoggers.get(req) ?? logger).error({ err: error.cause ?? error, path }, "internal error");
     },
   });
 
   return http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const requestId = headerValue(req.headers["x-request-id"]) ?? randomUUID();
+    const log = logger.child({ reqId: requestId });
+    requestLoggers.set(req, log);
     res.setHeader("x-request-id", requestId);
     res.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info(
-        { reqId: requestId, method: req.method, url: req.url?.split("?")[0], status: res.statusCode, ms },
-        "request",
-      );
+      log.info({ method: req.method, url: req.url?.split("?")[0], status: res.statusCode, ms }, "request");
     });
     const path = req.url ?? "/";
     if (path.startsWith("/trpc/")) return trpc(req, res);
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (path === "/metrics" && metrics) {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.end(text);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, "metrics failed");
+          sendJson(res, 500, { error: "metrics failed" });
+        },
+      );
+      return;
+    }
     if (path === "/readyz") {
       db.ping().then(
         () => sendJson(res, 200, { status: "ready" }),
         (error: unknown) => {
-          logger.warn({ err: error, reqId: requestId }, "readiness check failed: database does not answer");
+          log.warn({ err: error }, "readiness check failed: database does not answer");
           sendJson(res, 503, { status: "database unavailable" });
         },
       );

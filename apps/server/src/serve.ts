@@ -1,14 +1,16 @@
-// `pnpm start`: configuration, database (migrated), HTTP server, graceful SIGTERM.
+// `pnpm start` / `cairn serve`: configuration, database (migrated), HTTP server, cleanup loop, graceful SIGTERM.
 import { signToken, tokenKeys } from "@cairn/api";
 import { openDatabase } from "@cairn/db";
 import pino from "pino";
+import { startCleanupLoop } from "./cleanup-loop.ts";
 import { ConfigError, parseConfig } from "./config.ts";
 import { loadOrCreateSecret } from "./embedded-secret.ts";
 import { startServer } from "./http-server.ts";
+import { createMetrics } from "./metrics.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-async function main(): Promise<void> {
+export async function serve(): Promise<void> {
   const config = parseConfig();
   const logger = pino({ level: config.logLevel });
   const embedded = !config.databaseUrl;
@@ -27,15 +29,28 @@ async function main(): Promise<void> {
     maxValueBytes: config.maxValueBytes,
     defaultRetentionDays: config.defaultRetentionDays,
     defaultTokenTtlSeconds: config.tokenTtlSeconds,
+    clearOnSuccess: config.clearOnSuccess,
   };
+  const metrics = createMetrics();
   const running = await startServer({
     db,
     api,
     logger,
+    metrics,
     maxBodyBytes: config.maxBodyBytes,
     host: config.host,
     port: config.port,
   });
+  const cleanup =
+    config.cleanupIntervalSeconds > 0
+      ? startCleanupLoop({
+          db,
+          intervalSeconds: config.cleanupIntervalSeconds,
+          batchSize: config.cleanupBatchSize,
+          logger,
+          onRun: (run) => metrics.onCleanup(run),
+        })
+      : undefined;
   logger.info({ url: running.url }, "cairn listening");
 
   if (embedded && !config.jwtSecret) {
@@ -61,6 +76,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     await running.close();
+    await cleanup?.stop();
     await db.close();
     logger.info("stopped");
     process.exit(0);
@@ -69,13 +85,16 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`cairn: ${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `cairn: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-  }
-  process.exit(1);
-});
+/** Runs serve() and turns a start-up failure into a message and exit code 1. */
+export function runServe(): void {
+  serve().catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`cairn: ${error.message}\n`);
+    } else {
+      process.stderr.write(
+        `cairn: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }
+    process.exit(1);
+  });
+}

@@ -12,17 +12,37 @@ export interface ApiConfig {
   defaultRetentionDays: number;
   /** Lifetime of tokens from admin.tokens.issue when ttlSeconds is not given. */
   defaultTokenTtlSeconds: number;
+  /** CAIRN_CLEAR_ON_SUCCESS: delete a task's state when it is set to success. */
+  clearOnSuccess: boolean;
 }
 
 export const defaultApiConfig = {
   maxValueBytes: 65_535,
   defaultRetentionDays: 30,
   defaultTokenTtlSeconds: 24 * 60 * 60,
+  clearOnSuccess: false,
 } satisfies Omit<ApiConfig, "tokenKeys">;
+
+/** One finished procedure call, for metrics. */
+export interface ProcedureCall {
+  path: string;
+  /** "OK" or the tRPC error code. */
+  outcome: string;
+  durationMs: number;
+  plane: "task" | "asset" | "none";
+  rowsWritten: number;
+  rowsDeleted: number;
+  deletedVia: "delete" | "clear" | "lifecycle";
+}
+
+export interface CallObserver {
+  onCall(call: ProcedureCall): void;
+}
 
 export interface Context {
   db: Database;
   config: ApiConfig;
+  observer?: CallObserver | undefined;
   /** Resolves the caller from its token; rejects with UNAUTHORIZED. Memoized per request (a batch shares it). */
   authenticate(): Promise<Principal>;
 }
@@ -31,11 +51,13 @@ export function createContextInner(opts: {
   db: Database;
   config: ApiConfig;
   principal: Principal | null;
+  observer?: CallObserver | undefined;
 }): Context {
   const { principal } = opts;
   return {
     db: opts.db,
     config: opts.config,
+    observer: opts.observer,
     authenticate: async () => {
       if (!principal) throw missingToken();
       return principal;
@@ -47,11 +69,13 @@ export function createContextFromToken(opts: {
   db: Database;
   config: ApiConfig;
   token: string | undefined;
+  observer?: CallObserver | undefined;
 }): Context {
   let principal: Promise<Principal> | undefined;
   return {
     db: opts.db,
     config: opts.config,
+    observer: opts.observer,
     authenticate: () => {
       if (opts.token === undefined) return Promise.reject(missingToken());
       principal ??= verifyToken(opts.config.tokenKeys, opts.token);

@@ -15,6 +15,7 @@ export type DomainErrorReason =
   | "task_instance_not_found"
   | "task_instance_superseded"
   | "task_instance_exists"
+  | "dag_run_not_found"
   | "key_not_found"
   | "asset_not_found"
   | "asset_not_registered"

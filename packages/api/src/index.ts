@@ -8,12 +8,15 @@ export {
 } from "./auth/tokens.ts";
 export {
   type ApiConfig,
+  type CallObserver,
   type Context,
   createContextFromToken,
   createContextInner,
   defaultApiConfig,
+  type ProcedureCall,
 } from "./context.ts";
 export type { ErrorData } from "./error-mapping.ts";
 export { DomainError, type DomainErrorReason } from "./errors.ts";
 export { type AppRouter, appRouter, createCaller } from "./root.ts";
 export { MAX_KEY_LENGTH } from "./schemas.ts";
+export { type CleanupCounts, deleteExpired, previewExpired } from "./services/cleanup.ts";

@@ -1,6 +1,7 @@
 // Input schemas of the wire contract (spec §2, §4). Objects are strict: an unknown field (a misspelled
 // `ifversion`) is refused rather than silently ignored.
 import { z } from "zod";
+import { TASK_INSTANCE_STATES } from "./services/task-lifecycle.ts";
 
 export const MAX_KEY_LENGTH = 512;
 export const MAX_LIST_LIMIT = 1000;
@@ -180,4 +181,49 @@ export const ZIssueTokenInput = z.strictObject({
     .min(1)
     .max(30 * 24 * 60 * 60)
     .optional(),
+});
+
+// Admin plane: lifecycle
+export const ZSetTaskInstanceStateInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  state: z.enum(TASK_INSTANCE_STATES, { error: `state must be one of ${TASK_INSTANCE_STATES.join(", ")}` }),
+});
+export const ZClearTaskInstanceInput = z.strictObject({
+  taskInstanceId: ZTaskInstanceId,
+  keepTaskState: z.boolean().optional(),
+});
+
+// Admin plane: task state by address (no task instance needed)
+const taskAddress = { dagId: ZDagId, runId: ZRunId, taskId: ZTaskId, mapIndex: ZMapIndex.default(-1) };
+export const ZAdminTaskStateGetInput = z.strictObject({ ...taskAddress, key: ZKey });
+export const ZAdminTaskStateSetInput = z.strictObject({
+  ...taskAddress,
+  key: ZKey,
+  value: ZValue,
+  expiresAt: ZExpiresAt,
+  ifVersion: ZIfVersion.optional(),
+});
+export const ZAdminTaskStateDeleteInput = z.strictObject({
+  ...taskAddress,
+  key: ZKey,
+  ifVersion: ZIfVersion.optional(),
+});
+export const ZAdminTaskStateClearInput = z.strictObject({
+  ...taskAddress,
+  allMapIndices: z.boolean().optional(),
+});
+export const ZAdminTaskStateListInput = z.strictObject({
+  ...taskAddress,
+  prefix: ZPrefix,
+  limit: ZLimit,
+  cursor: ZCursor,
+});
+
+// Admin plane: cleanup
+export const ZCleanupRunInput = z.strictObject({
+  batchSize: z.number().int().min(1).max(100_000).default(1000),
+  maxBatches: z.number().int().min(1).optional(),
+});
+export const ZCleanupPreviewInput = z.strictObject({
+  limit: z.number().int().min(0).max(10_000).default(50),
 });

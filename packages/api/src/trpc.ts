@@ -2,6 +2,7 @@
 import { initTRPC } from "@trpc/server";
 import { z } from "zod";
 import type { Principal } from "./auth/tokens.ts";
+import { describeCall } from "./call-metrics.ts";
 import type { Context } from "./context.ts";
 import { formatError, toTRPCError } from "./error-mapping.ts";
 import { DomainError } from "./errors.ts";
@@ -14,13 +15,21 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Maps domain and database errors thrown anywhere below to their tRPC codes (error-mapping.ts). */
-const mapErrors = t.middleware(async ({ next }) => {
+/**
+ * Maps domain and database errors thrown anywhere below to their tRPC codes (error-mapping.ts), and
+ * reports each finished call to the context's observer (metrics).
+ */
+const mapErrors = t.middleware(async ({ ctx, path, next }) => {
+  const started = ctx.observer ? performance.now() : 0;
   const result = await next();
-  if (!result.ok) {
-    const mapped = toTRPCError(result.error);
-    if (mapped) throw mapped;
+  const mapped = result.ok ? undefined : toTRPCError(result.error);
+  if (ctx.observer) {
+    const outcome = result.ok ? "OK" : (mapped ?? result.error).code;
+    ctx.observer.onCall(
+      describeCall(path, outcome, performance.now() - started, result.ok ? result.data : undefined),
+    );
   }
+  if (mapped) throw mapped;
   return result;
 });
 

@@ -1,15 +1,40 @@
 import {
+  ZAdminTaskStateClearInput,
+  ZAdminTaskStateDeleteInput,
+  ZAdminTaskStateGetInput,
+  ZAdminTaskStateListInput,
+  ZAdminTaskStateSetInput,
   ZAssetByName,
+  ZAssetStateClearInput,
+  ZAssetStateDeleteInput,
+  ZAssetStateGetInput,
+  ZAssetStateListInput,
+  ZAssetStateSetInput,
+  ZCleanupPreviewInput,
+  ZCleanupRunInput,
+  ZClearTaskInstanceInput,
   ZCreateTaskInstanceInput,
   ZDagRunRef,
   ZIssueTokenInput,
   ZRetryTaskInstanceInput,
   ZSetAssetActiveInput,
+  ZSetTaskInstanceStateInput,
   ZUpsertAssetInput,
 } from "../schemas.ts";
+import { clearAssetState, deleteAssetState, getAssetState, setAssetState } from "../services/asset-state.ts";
+import { listAssetStateWithWriters } from "../services/asset-state-admin.ts";
 import { deleteAsset, setAssetActive, upsertAsset } from "../services/assets.ts";
+import { deleteExpired, previewExpired } from "../services/cleanup.ts";
 import { deleteDagRun } from "../services/dag-runs.ts";
 import { createTaskInstance, retryTaskInstance } from "../services/task-instances.ts";
+import { clearTaskInstance, setTaskInstanceState } from "../services/task-lifecycle.ts";
+import {
+  clearTaskState,
+  deleteTaskState,
+  getTaskState,
+  listTaskStateWithTotal,
+  setTaskState,
+} from "../services/task-state.ts";
 import { issueExecutionToken } from "../services/tokens.ts";
 import { adminProcedure, router } from "../trpc.ts";
 
@@ -21,6 +46,46 @@ export const adminRouter = router({
     retry: adminProcedure
       .input(ZRetryTaskInstanceInput)
       .mutation(({ ctx, input }) => retryTaskInstance(ctx.db, input)),
+    setState: adminProcedure
+      .input(ZSetTaskInstanceStateInput)
+      .mutation(({ ctx, input }) => setTaskInstanceState(ctx.db, ctx.config.clearOnSuccess, input)),
+    clear: adminProcedure
+      .input(ZClearTaskInstanceInput)
+      .mutation(({ ctx, input }) => clearTaskInstance(ctx.db, input)),
+  }),
+  /** Task state addressed by dag run, task and map index: for operators, no task instance token needed. */
+  taskState: router({
+    list: adminProcedure
+      .input(ZAdminTaskStateListInput)
+      .query(({ ctx, input }) => listTaskStateWithTotal(ctx.db, input)),
+    get: adminProcedure.input(ZAdminTaskStateGetInput).query(({ ctx, input }) => getTaskState(ctx.db, input)),
+    set: adminProcedure
+      .input(ZAdminTaskStateSetInput)
+      .mutation(({ ctx, input }) => setTaskState(ctx.db, ctx.config, input)),
+    delete: adminProcedure
+      .input(ZAdminTaskStateDeleteInput)
+      .mutation(({ ctx, input }) => deleteTaskState(ctx.db, input)),
+    clear: adminProcedure
+      .input(ZAdminTaskStateClearInput)
+      .mutation(({ ctx, input }) => clearTaskState(ctx.db, input)),
+  }),
+  /** Asset state for operators: writes are recorded with writer kind "admin"; lists show who wrote last. */
+  assetState: router({
+    list: adminProcedure
+      .input(ZAssetStateListInput)
+      .query(({ ctx, input }) => listAssetStateWithWriters(ctx.db, input)),
+    get: adminProcedure
+      .input(ZAssetStateGetInput)
+      .query(({ ctx, input }) => getAssetState(ctx.db, ctx.principal, input)),
+    set: adminProcedure
+      .input(ZAssetStateSetInput)
+      .mutation(({ ctx, input }) => setAssetState(ctx.db, ctx.principal, ctx.config.maxValueBytes, input)),
+    delete: adminProcedure
+      .input(ZAssetStateDeleteInput)
+      .mutation(({ ctx, input }) => deleteAssetState(ctx.db, ctx.principal, input)),
+    clear: adminProcedure
+      .input(ZAssetStateClearInput)
+      .mutation(({ ctx, input }) => clearAssetState(ctx.db, ctx.principal, input)),
   }),
   dagRuns: router({
     delete: adminProcedure.input(ZDagRunRef).mutation(({ ctx, input }) => deleteDagRun(ctx.db, input)),
@@ -36,5 +101,14 @@ export const adminRouter = router({
     issue: adminProcedure
       .input(ZIssueTokenInput)
       .mutation(({ ctx, input }) => issueExecutionToken(ctx.db, ctx.config, input)),
+  }),
+  /** Expired state is deleted by the server every CAIRN_CLEANUP_INTERVAL_SECONDS; these run it now. */
+  cleanup: router({
+    run: adminProcedure
+      .input(ZCleanupRunInput)
+      .mutation(({ ctx, input }) => deleteExpired(ctx.db.sql, input)),
+    preview: adminProcedure
+      .input(ZCleanupPreviewInput)
+      .query(({ ctx, input }) => previewExpired(ctx.db.sql, input.limit)),
   }),
 });

@@ -66,3 +66,53 @@ export async function resolveTaskInstance(
     tryNumber: row.try_number,
   };
 }
+
+/** Where task state lives: a task instance (execution plane) or an explicit address (admin plane). */
+export type TaskNamespace =
+  | { taskInstanceId: string }
+  | { dagId: string; runId: string; taskId: string; mapIndex: number };
+
+/**
+ * CTE `ti` for an address given as one JSON parameter $1, so that both kinds of namespace bind the same
+ * parameter positions and every statement exists once per kind. Empty when the dag run does not exist.
+ */
+const ADDRESS_CTE = `ti AS (
+  SELECT r.id AS dag_run_id, $1::jsonb->>'taskId' AS task_id, ($1::jsonb->>'mapIndex')::int AS map_index
+  FROM dag_run r WHERE r.dag_id = $1::jsonb->>'dagId' AND r.run_id = $1::jsonb->>'runId')`;
+
+export type NamespaceKind = "instance" | "address";
+
+export function namespaceKind(ns: TaskNamespace): NamespaceKind {
+  return "taskInstanceId" in ns ? "instance" : "address";
+}
+
+/** Builds a statement once per kind of namespace; the statement's `ti` CTE takes parameter $1. */
+export function perNamespace(build: (cte: string) => string): Record<NamespaceKind, string> {
+  return { instance: build(CURRENT_TRY_CTE), address: build(ADDRESS_CTE) };
+}
+
+/** The value of parameter $1 for a namespace. */
+export function namespaceParam(ns: TaskNamespace): string {
+  return "taskInstanceId" in ns
+    ? ns.taskInstanceId
+    : JSON.stringify({ dagId: ns.dagId, runId: ns.runId, taskId: ns.taskId, mapIndex: ns.mapIndex });
+}
+
+export interface ResolvedNamespace {
+  dagRunId: string;
+  taskId: string;
+  mapIndex: number;
+}
+
+/** The cold path for either kind: resolves the namespace or throws NOT_FOUND saying why. */
+export async function resolveNamespace(sql: SqlRunner, ns: TaskNamespace): Promise<ResolvedNamespace> {
+  if ("taskInstanceId" in ns) return resolveTaskInstance(sql, ns.taskInstanceId);
+  const rows = await sql.query<{ id: string }>(
+    "SELECT id::text FROM dag_run WHERE dag_id = $1 AND run_id = $2",
+    [ns.dagId, ns.runId],
+    "resolve_dag_run",
+  );
+  const run = rows[0];
+  if (!run) throw notFound("dag_run_not_found", `dag run ${ns.dagId}/${ns.runId} does not exist`);
+  return { dagRunId: run.id, taskId: ns.taskId, mapIndex: ns.mapIndex };
+}

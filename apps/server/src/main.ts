@@ -1,0 +1,4 @@
+// `pnpm start`: the server.
+import { runServe } from "./serve.ts";
+
+runServe();

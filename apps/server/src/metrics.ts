@@ -1,0 +1,60 @@
+// Prometheus metrics (GET /metrics): calls and latency per procedure and outcome, state rows written and
+// deleted, cleanup runs, plus Node's default process metrics.
+import type { CallObserver, ProcedureCall } from "@cairn/api";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+export interface Metrics extends CallObserver {
+  registry: Registry;
+  onCleanup(result: { outcome: "ok" | "error"; task: number; asset: number }): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "cairn_" });
+  const calls = new Counter({
+    name: "cairn_procedure_calls_total",
+    help: "Procedure calls by procedure and outcome (OK or the tRPC error code)",
+    labelNames: ["procedure", "outcome"],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "cairn_procedure_duration_seconds",
+    help: "Procedure latency inside the server, by procedure and outcome",
+    labelNames: ["procedure", "outcome"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const written = new Counter({
+    name: "cairn_state_rows_written_total",
+    help: "State rows created or updated, by plane (task or asset)",
+    labelNames: ["plane"],
+    registers: [registry],
+  });
+  const deleted = new Counter({
+    name: "cairn_state_rows_deleted_total",
+    help: "State rows deleted, by plane and by what deleted them (delete, clear, cleanup, lifecycle)",
+    labelNames: ["plane", "via"],
+    registers: [registry],
+  });
+  const cleanupRuns = new Counter({
+    name: "cairn_cleanup_runs_total",
+    help: "Runs of the expired-state cleanup, by outcome",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    onCall(call: ProcedureCall) {
+      calls.inc({ procedure: call.path, outcome: call.outcome });
+      latency.observe({ procedure: call.path, outcome: call.outcome }, call.durationMs / 1000);
+      if (call.rowsWritten) written.inc({ plane: call.plane }, call.rowsWritten);
+      if (call.rowsDeleted) deleted.inc({ plane: call.plane, via: call.deletedVia }, call.rowsDeleted);
+    },
+    onCleanup({ outcome, task, asset }) {
+      cleanupRuns.inc({ outcome });
+      if (task > 0) deleted.inc({ plane: "task", via: "cleanup" }, task);
+      if (asset > 0) deleted.inc({ plane: "asset", via: "cleanup" }, asset);
+    },
+  };
+}
