@@ -240,8 +240,10 @@ describe("client deadlines and network errors", () => {
       url,
       token: TOKEN,
       retries: 10,
-      timeoutMs: 250,
-      backoff: { baseMs: 100, maxMs: 100 },
+      // Generous against a loaded machine: refused connections answer in milliseconds, the backoffs
+      // (200–400 ms each) decide when the next one would pass the deadline.
+      timeoutMs: 1000,
+      backoff: { baseMs: 400, maxMs: 400 },
       fetch: counter.fetch,
     });
     const started = performance.now();

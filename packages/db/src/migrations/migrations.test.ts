@@ -5,6 +5,7 @@
 //   defect 3 (adapter-pg's shadow db is the main database)   -> "PostgreSQL: drift check leaves the database alone"
 //   defect 4 (pglite adapter does not await exec())          -> "PGlite: a failing migration"
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +27,11 @@ import {
 // The schema engine compiles its WebAssembly once per process, and each diff or drift check replays the
 // migrations into a fresh in-memory PGlite: seconds per call on a small machine.
 const ENGINE_TIMEOUT = 120_000;
-const INIT = "20261125162541_init";
+/** The project's own migrations, in order (the tests copy prisma/migrations). */
+const PROJECT_MIGRATIONS = readdirSync(prismaPaths.migrationsDir, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
 const LOCKFILE = 'provider = "postgresql"\n';
 const MINIMAL_SCHEMA = 'datasource db {\n  provider = "postgresql"\n}\n';
 
@@ -269,7 +274,7 @@ describe.skipIf(!withPostgres)(
 
         const status = await migrationStatus(postgresMigrationFactory(url), paths);
 
-        expect(status).toMatchObject({ hasMigrationsTable: false, pending: [INIT], drift: null });
+        expect(status).toMatchObject({ hasMigrationsTable: false, pending: PROJECT_MIGRATIONS, drift: null });
         expect(await userTables(url)).toEqual([]);
         expect(await shadowDatabases()).toEqual(shadowsBefore);
       },
@@ -284,7 +289,7 @@ describe.skipIf(!withPostgres)(
       async () => {
         const url = await freshPostgresDatabase();
         const paths = await copyOfProjectSchema();
-        expect(await applyMigrations(postgresMigrationFactory(url), paths)).toEqual([INIT]);
+        expect(await applyMigrations(postgresMigrationFactory(url), paths)).toEqual(PROJECT_MIGRATIONS);
         const appTables = (await userTables(url)).filter((table) => table !== "public._prisma_migrations");
         expect(appTables).toContain("public.asset");
         await withClient(url, (client) => client.query(`DROP TABLE ${appTables.join(", ")} CASCADE`));
@@ -328,7 +333,7 @@ describe.skipIf(!withPostgres)('PostgreSQL: drift (defect 2: introspection reads
       const url = await freshPostgresDatabase();
       const paths = await copyOfProjectSchema();
       const factory = postgresMigrationFactory(url);
-      expect(await applyMigrations(factory, paths)).toEqual([INIT]);
+      expect(await applyMigrations(factory, paths)).toEqual(PROJECT_MIGRATIONS);
 
       const clean = await migrationStatus(factory, paths);
       expect(clean).toMatchObject({ history: null, pending: [], failedMigrationNames: [], drift: null });
@@ -349,10 +354,10 @@ describe("idempotence: applying twice applies once", () => {
       const url = await freshPostgresDatabase();
       const paths = await copyOfProjectSchema();
       const factory = postgresMigrationFactory(url);
-      expect(await applyMigrations(factory, paths)).toEqual([INIT]);
+      expect(await applyMigrations(factory, paths)).toEqual(PROJECT_MIGRATIONS);
       expect(await applyMigrations(factory, paths)).toEqual([]);
       await withClient(url, async (client) => {
-        expect((await client.query(MIGRATION_ROWS)).rowCount).toBe(1);
+        expect((await client.query(MIGRATION_ROWS)).rowCount).toBe(PROJECT_MIGRATIONS.length);
       });
     },
     ENGINE_TIMEOUT,
@@ -367,7 +372,7 @@ describe("idempotence: applying twice applies once", () => {
       const first = await openDatabase({ url: "", dataDir });
       try {
         expect(first.kind).toBe("pglite");
-        expect(await applyMigrations(first.migrationFactory, paths)).toEqual([INIT]);
+        expect(await applyMigrations(first.migrationFactory, paths)).toEqual(PROJECT_MIGRATIONS);
       } finally {
         await first.close();
       }
@@ -375,7 +380,7 @@ describe("idempotence: applying twice applies once", () => {
       const second = await openDatabase({ url: "", dataDir });
       try {
         expect(await applyMigrations(second.migrationFactory, paths)).toEqual([]);
-        expect(await second.sql.query(MIGRATION_ROWS)).toHaveLength(1);
+        expect(await second.sql.query(MIGRATION_ROWS)).toHaveLength(PROJECT_MIGRATIONS.length);
       } finally {
         await second.close();
       }
@@ -405,7 +410,7 @@ describe("diffSchemaAgainstMigrations and createMigration", () => {
       const folder = await createMigration("add_field", paths);
       expect(folder).toMatch(/^\d{14}_add_field$/);
       expect((await readdir(paths.migrationsDir)).sort()).toEqual(
-        [INIT, folder, "migration_lock.toml"].sort(),
+        [...PROJECT_MIGRATIONS, folder, "migration_lock.toml"].sort(),
       );
       expect(await readFile(join(paths.migrationsDir, `${folder}`, "migration.sql"), "utf8")).toBe(diff);
 
