@@ -1,8 +1,10 @@
 // The worker-facing client: bound once to a server and a token, then get/set/delete/clear/list on the
 // task's own state, and the same verbs on an asset's state.
+
 import type { AppRouter } from "@cairn/api";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { NotFoundError } from "./errors.ts";
+import { type Duration, expiryFromRetention } from "./retention.ts";
 import { resolveTaskInstanceId } from "./token.ts";
 import {
   type BackoffOptions,
@@ -55,6 +57,8 @@ export interface CairnClientOptions {
 export interface SetOptions extends CallOptions {
   /** When the key expires: a Date or ISO-8601 string; `null` = never; omitted = the server's default retention for task state (never for asset state). */
   expiresAt?: Date | string | null | undefined;
+  /** Instead of expiresAt: how long the key lives from now ("7d", "12h", milliseconds), or "never". */
+  retention?: Duration | "never" | undefined;
   /** Compare-and-set: write only if the key is at this version; 0 = only if it does not exist. Such writes are never retried. */
   ifVersion?: number | undefined;
 }
@@ -221,7 +225,11 @@ function stateClient(procedures: Procedures, namespace: string, run: Runner): Ta
       return found === null ? (fallback as T) : found.value;
     },
     async set(key, value, options = {}) {
-      const { expiresAt, ifVersion } = options;
+      const { ifVersion, retention } = options;
+      if (retention !== undefined && options.expiresAt !== undefined) {
+        throw new TypeError("set(): give expiresAt or retention, not both");
+      }
+      const expiresAt = retention === undefined ? options.expiresAt : expiryFromRetention(retention);
       const input = {
         key,
         value,

@@ -30,6 +30,7 @@ export {
   ValueTooLargeError,
   VersionConflictError,
 } from "./errors.ts";
+export { type Duration, durationMs } from "./retention.ts";
 export { readTokenClaims, type TokenClaims } from "./token.ts";
 export {
   type BackoffOptions,
