@@ -1,7 +1,8 @@
 // Request context. createContextInner is what tests and in-process callers use; the server builds it
 // from an HTTP request with createContextFromToken.
 import type { Database } from "@cairn/db";
-import { type Principal, type TokenKeys, verifyToken } from "./auth/tokens.ts";
+import { verifyTokenCached } from "./auth/token-cache.ts";
+import type { Principal, TokenKeys } from "./auth/tokens.ts";
 import { DomainError } from "./errors.ts";
 
 export interface ApiConfig {
@@ -78,7 +79,7 @@ export function createContextFromToken(opts: {
     observer: opts.observer,
     authenticate: () => {
       if (opts.token === undefined) return Promise.reject(missingToken());
-      principal ??= verifyToken(opts.config.tokenKeys, opts.token);
+      principal ??= verifyTokenCached(opts.config.tokenKeys, opts.token);
       return principal;
     },
   };

@@ -32,6 +32,13 @@ export async function signToken(
 
 /** Verifies signature, algorithm (HS512 only) and expiry; throws UNAUTHORIZED with a reason otherwise. */
 export async function verifyToken(keys: TokenKeys, token: string): Promise<Principal> {
+  return (await verifyTokenWithExpiry(keys, token)).principal;
+}
+
+export async function verifyTokenWithExpiry(
+  keys: TokenKeys,
+  token: string,
+): Promise<{ principal: Principal; expiresAtMs: number }> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, keys.secret, {
@@ -49,10 +56,11 @@ export async function verifyToken(keys: TokenKeys, token: string): Promise<Princ
     throw new DomainError("unauthorized", "invalid_token", "token is malformed, badly signed or not HS512");
   }
   const { sub, scope } = payload;
+  const expiresAtMs = Number(payload.exp) * 1000;
   if (typeof sub !== "string" || sub === "") {
     throw new DomainError("unauthorized", "invalid_token", "token has no subject");
   }
-  if (scope === "admin") return { scope, sub };
+  if (scope === "admin") return { principal: { scope, sub }, expiresAtMs };
   if (scope === "execution") {
     if (!UUID.test(sub)) {
       throw new DomainError(
@@ -62,7 +70,7 @@ export async function verifyToken(keys: TokenKeys, token: string): Promise<Princ
       );
     }
     const taskInstanceId = sub.toLowerCase();
-    return { scope, sub: taskInstanceId, taskInstanceId };
+    return { principal: { scope, sub: taskInstanceId, taskInstanceId }, expiresAtMs };
   }
   // A valid token, but for no scope this API knows: it may call nothing.
   throw new DomainError("forbidden", "insufficient_scope", 'token scope must be "execution" or "admin"');
