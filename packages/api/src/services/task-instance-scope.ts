@@ -7,12 +7,15 @@ import { notFound } from "../errors.ts";
  * newer try exists. Folding this into each statement keeps the hot path to one statement and makes a
  * superseded try refused by every server replica at once (nothing cached).
  */
-export const CURRENT_TRY_CTE = `ti AS (
-  SELECT t.dag_run_id, t.task_id, t.map_index FROM task_instance t
-  WHERE t.id = $1::uuid AND NOT EXISTS (
+/** SQL condition: task instance `t` is the newest try of its task (no superseding try exists). */
+export const CURRENT_TRY = `NOT EXISTS (
     SELECT 1 FROM task_instance n
     WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index
-      AND n.try_number > t.try_number))`;
+      AND n.try_number > t.try_number)`;
+
+export const CURRENT_TRY_CTE = `ti AS (
+  SELECT t.dag_run_id, t.task_id, t.map_index FROM task_instance t
+  WHERE t.id = $1::uuid AND ${CURRENT_TRY})`;
 
 /** Join condition of state rows `s` to the `ti` namespace. */
 export const IN_NAMESPACE =

@@ -1,0 +1,97 @@
+// Concurrent calls (a tRPC batch reaches the service this way) are served by one multi-row statement:
+// same results and errors as one by one, fewer statements.
+import type { Database } from "@cairn/db";
+import { describeEachDatabase } from "@cairn/db/testing";
+import { expect, it } from "vitest";
+import { failure, fixtures } from "../testing/fixtures.ts";
+
+/** The database, with every statement's name recorded. */
+function counting(db: Database) {
+  const names: (string | undefined)[] = [];
+  const counted: Database = {
+    ...db,
+    sql: {
+      query: (text, values, name) => {
+        names.push(name);
+        return db.sql.query(text, values, name);
+      },
+    },
+  };
+  return { counted, names };
+}
+
+describeEachDatabase("batching concurrent calls", (getDb) => {
+  const f = fixtures(getDb);
+
+  it("serves 30 concurrent sets and 30 gets with one statement each, with the results of single calls", async () => {
+    const { counted, names } = counting(getDb());
+    const g = fixtures(() => counted);
+    const t = await g.newTask();
+    names.length = 0;
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    const versions = await Promise.all(
+      keys.map((key, i) => t.caller.taskState.set({ taskInstanceId: t.id, key, value: { i } })),
+    );
+    expect(versions).toEqual(keys.map(() => ({ version: 1 })));
+    expect(names.filter((n) => n === "task_state_set_many")).toHaveLength(1);
+    expect(names.filter((n) => n === "task_state_set")).toHaveLength(0);
+
+    names.length = 0;
+    const entries = await Promise.all(
+      keys.map((key) => t.caller.taskState.get({ taskInstanceId: t.id, key })),
+    );
+    expect(entries.map((e) => e.value)).toEqual(keys.map((_, i) => ({ i })));
+    expect(names).toEqual(["task_state_get_many"]);
+  });
+
+  it("gives each call of a batch its own outcome: misses, unknown and superseded tries, repeated keys", async () => {
+    const t = await f.newTask();
+    const { id: newer } = await f.admin().admin.taskInstances.retry({ taskInstanceId: t.id });
+    const old = f.asTask(t.id);
+    const current = f.asTask(newer);
+    const unknown = "01a213ac-0000-7000-8000-000000000000";
+    const results = await Promise.allSettled([
+      current.taskState.set({ taskInstanceId: newer, key: "a", value: 1 }),
+      old.taskState.set({ taskInstanceId: t.id, key: "a", value: 2 }),
+      f.asTask(unknown).taskState.set({ taskInstanceId: unknown, key: "a", value: 3 }),
+      current.taskState.set({ taskInstanceId: newer, key: "same", value: "x" }),
+      current.taskState.set({ taskInstanceId: newer, key: "same", value: "y" }),
+      current.taskState.set({ taskInstanceId: newer, key: "same", value: "z" }),
+    ]);
+    expect(results[0]).toEqual({ status: "fulfilled", value: { version: 1 } });
+    expect(results[1]).toMatchObject({ status: "rejected", reason: { code: "NOT_FOUND" } });
+    expect((results[1] as PromiseRejectedResult).reason.cause.reason).toBe("task_instance_superseded");
+    expect((results[2] as PromiseRejectedResult).reason.cause.reason).toBe("task_instance_not_found");
+    // Three writes of one key in one batch: each a version of its own, the last one readable.
+    const sameVersions = results
+      .slice(3)
+      .map((r) => (r as PromiseFulfilledResult<{ version: number }>).value.version);
+    expect(sameVersions.sort()).toEqual([1, 2, 3]);
+    expect((await current.taskState.get({ taskInstanceId: newer, key: "same" })).version).toBe(3);
+
+    const gets = await Promise.allSettled([
+      current.taskState.get({ taskInstanceId: newer, key: "a" }),
+      current.taskState.get({ taskInstanceId: newer, key: "missing" }),
+      old.taskState.get({ taskInstanceId: t.id, key: "a" }),
+    ]);
+    expect(gets[0]).toMatchObject({ status: "fulfilled", value: { key: "a", value: 1 } });
+    expect((gets[1] as PromiseRejectedResult).reason.cause.reason).toBe("key_not_found");
+    expect((gets[2] as PromiseRejectedResult).reason.cause.reason).toBe("task_instance_superseded");
+  });
+
+  it("keeps tasks apart within one batch", async () => {
+    const [a, b] = await Promise.all([f.newTask(), f.newTask()]);
+    await Promise.all([
+      a.caller.taskState.set({ taskInstanceId: a.id, key: "k", value: "a" }),
+      b.caller.taskState.set({ taskInstanceId: b.id, key: "k", value: "b" }),
+    ]);
+    const [va, vb] = await Promise.all([
+      a.caller.taskState.get({ taskInstanceId: a.id, key: "k" }),
+      b.caller.taskState.get({ taskInstanceId: b.id, key: "k" }),
+    ]);
+    expect([va.value, vb.value]).toEqual(["a", "b"]);
+    expect(await failure(a.caller.taskState.get({ taskInstanceId: b.id, key: "k" }))).toMatchObject({
+      code: "FORBIDDEN",
+    });
+  });
+});
