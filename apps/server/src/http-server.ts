@@ -56,7 +56,7 @@ export function createServer(options: ServerOptions): http.Server {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       log.info({ method: req.method, url: req.url?.split("?")[0], status: res.statusCode, ms }, "request");
     });
-    const path = req.url ?? "/";
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path.startsWith("/trpc/")) return trpc(req, res);
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/metrics" && metrics) {

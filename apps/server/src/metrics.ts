@@ -43,6 +43,12 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  // Expired rows deleted by the cleanup loop or by an operator's cleanup (admin.cleanup.run, cairn clean).
+  const cleanedUp = ({ task, asset }: { task: number; asset: number }) => {
+    if (task > 0) deleted.inc({ plane: "task", via: "cleanup" }, task);
+    if (asset > 0) deleted.inc({ plane: "asset", via: "cleanup" }, asset);
+  };
+
   return {
     registry,
     onCall(call: ProcedureCall) {
@@ -50,11 +56,11 @@ export function createMetrics(): Metrics {
       latency.observe({ procedure: call.path, outcome: call.outcome }, call.durationMs / 1000);
       if (call.rowsWritten) written.inc({ plane: call.plane }, call.rowsWritten);
       if (call.rowsDeleted) deleted.inc({ plane: call.plane, via: call.deletedVia }, call.rowsDeleted);
+      if (call.cleanupDeleted) cleanedUp(call.cleanupDeleted);
     },
-    onCleanup({ outcome, task, asset }) {
-      cleanupRuns.inc({ outcome });
-      if (task > 0) deleted.inc({ plane: "task", via: "cleanup" }, task);
-      if (asset > 0) deleted.inc({ plane: "asset", via: "cleanup" }, asset);
+    onCleanup(run) {
+      cleanupRuns.inc({ outcome: run.outcome });
+      cleanedUp(run);
     },
   };
 }

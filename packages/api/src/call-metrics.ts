@@ -29,6 +29,11 @@ export function describeCall(
     deletedVia: "delete",
   };
   if (outcome !== "OK" || typeof data !== "object" || data === null) return call;
+  if (path === "admin.cleanup.run") {
+    const { task, asset } = data as { task?: unknown; asset?: unknown };
+    if (typeof task === "number" && typeof asset === "number") call.cleanupDeleted = { task, asset };
+    return call;
+  }
   const verb = path.slice(path.lastIndexOf(".") + 1);
   const result = data as { deleted?: unknown; deletedKeys?: unknown };
   if (call.plane === "none") return call;

@@ -34,6 +34,8 @@ export interface ProcedureCall {
   rowsWritten: number;
   rowsDeleted: number;
   deletedVia: "delete" | "clear" | "lifecycle";
+  /** Expired rows an operator's cleanup (admin.cleanup.run) deleted, per plane. */
+  cleanupDeleted?: { task: number; asset: number } | undefined;
 }
 
 export interface CallObserver {

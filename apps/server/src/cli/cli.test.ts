@@ -1,0 +1,387 @@
+// The `cairn` CLI as an operator runs it: a child process talking HTTP to a real server (started here,
+// over PGlite and PostgreSQL), checked by its output and exit code.
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type ApiConfig,
+  createCaller,
+  createContextInner,
+  type Principal,
+  signToken,
+  tokenKeys,
+  verifyToken,
+} from "@cairn/api";
+import { openDatabase } from "@cairn/db";
+import { describeEachDatabase } from "@cairn/db/testing";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type RunningServer, startServer } from "../http-server.ts";
+
+// Each CLI run is a new node process (about half a second of start-up, more on a busy machine).
+vi.setConfig({ testTimeout: 90_000 });
+
+const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+const secret = "cli-test-secret-0123456789-0123456789-abcdef";
+const api: ApiConfig = {
+  tokenKeys: tokenKeys(secret),
+  maxValueBytes: 65_535,
+  defaultRetentionDays: 30,
+  defaultTokenTtlSeconds: 3600,
+  clearOnSuccess: false,
+};
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const fromNow = (ms: number) => new Date(Date.now() + ms).toISOString();
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cairn ...args` with only PATH and the given environment (nothing inherited by accident). */
+function cairn(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", main, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lines = (text: string) => text.split("\n").filter((line) => line.length > 0);
+/** A table row's cells (columns are separated by two or more spaces). */
+const cells = (line: string) => line.split(/ {2,}/);
+
+let sequence = 0;
+const unique = (prefix: string) => `${prefix}_${process.pid}_${Date.now().toString(36)}_${sequence++}`;
+
+describeEachDatabase("cairn CLI against a running server", (getDb) => {
+  let server: RunningServer;
+  let adminToken: string;
+  /** Env for a CLI run against this server. */
+  const env = (extra: Record<string, string> = {}) => ({
+    CAIRN_URL: server.url,
+    CAIRN_ADMIN_TOKEN: adminToken,
+    ...extra,
+  });
+  const as = (principal: Principal) =>
+    createCaller(createContextInner({ db: getDb(), config: api, principal }));
+  const admin = () => as({ scope: "admin", sub: "cli-test-setup" }).admin;
+
+  beforeAll(async () => {
+    server = await startServer({
+      db: getDb(),
+      api,
+      logger: pino({ level: "silent" }),
+      maxBodyBytes: 1 << 20,
+    });
+    adminToken = await signToken(
+      api.tokenKeys,
+      { sub: "cli-test", scope: "admin" },
+      new Date(Date.now() + 600_000),
+    );
+  });
+  afterAll(() => server?.close());
+
+  async function newTask(opts: { outlets?: { name: string }[] } = {}) {
+    const address = { dagId: unique("dag"), runId: unique("run"), taskId: unique("task") };
+    const { id } = await admin().taskInstances.create({ ...address, outlets: opts.outlets ?? [] });
+    const flags = ["--dag", address.dagId, "--run", address.runId, "--task", address.taskId];
+    return { id, address, flags };
+  }
+
+  it("state set, ls (table and --json), get, rm and clear for a task", async () => {
+    const t = await newTask();
+    const set = await cairn(["state", "set", ...t.flags, "job_id", "app-42"], env());
+    expect(set).toMatchObject({ code: 0, stdout: "set job_id (version 1)\n" });
+    expect(await admin().taskState.get({ ...t.address, key: "job_id" })).toMatchObject({
+      value: "app-42",
+      version: 1,
+    });
+
+    await admin().taskState.set({ ...t.address, key: "spark/conf", value: { cores: 4 }, expiresAt: null });
+    await admin().taskState.set({ ...t.address, key: "spark/conf", value: { cores: 8 }, expiresAt: null });
+
+    const [ls, json, get] = await Promise.all([
+      cairn(["state", "ls", ...t.flags], env()),
+      cairn(["state", "ls", ...t.flags, "--prefix", "spark/", "--json"], env()),
+      cairn(["state", "get", ...t.flags, "spark/conf"], env()),
+    ]);
+    expect(ls.code).toBe(0);
+    expect(ls.stderr).toBe("");
+    const [header, row1, row2, footer, ...more] = lines(ls.stdout);
+    expect(more).toEqual([]);
+    expect(cells(header!)).toEqual(["KEY", "VERSION", "UPDATED", "EXPIRES", "VALUE"]);
+    const job = cells(row1!);
+    expect(job).toEqual([
+      "job_id",
+      "1",
+      expect.stringMatching(ISO_UTC),
+      expect.stringMatching(ISO_UTC),
+      '"app-42"',
+    ]);
+    // The default retention: about 30 days from now.
+    expect(Math.abs(Date.parse(job[3]!) - (Date.now() + 30 * 86_400_000))).toBeLessThan(3_600_000);
+    expect(cells(row2!)).toEqual(["spark/conf", "2", expect.stringMatching(ISO_UTC), "never", '{"cores":8}']);
+    expect(footer).toBe("2 of 2 key(s)");
+    // Columns line up: every row's VERSION starts where the header's does.
+    expect(row1!.indexOf(" 1 ")).toBe(header!.indexOf("VERSION") - 1);
+
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      items: [
+        {
+          key: "spark/conf",
+          value: { cores: 8 },
+          version: 2,
+          updatedAt: expect.stringMatching(ISO_UTC),
+          expiresAt: null,
+        },
+      ],
+      total: 1,
+    });
+
+    expect(get.code).toBe(0);
+    expect(JSON.parse(get.stdout)).toEqual({ cores: 8 });
+
+    const rm = await cairn(["state", "rm", ...t.flags, "job_id"], env());
+    expect(rm).toMatchObject({ code: 0, stdout: "deleted job_id\n" });
+    await expect(admin().taskState.get({ ...t.address, key: "job_id" })).rejects.toThrow(/does not exist/);
+
+    const clear = await cairn(["state", "clear", ...t.flags], env());
+    expect(clear).toMatchObject({ code: 0, stdout: "deleted 1 key(s)\n" });
+    expect((await admin().taskState.list(t.address)).total).toBe(0);
+  });
+
+  it("state set with --map-index and --expires-at; clear --all-map-indices", async () => {
+    const t = await newTask();
+    const at = fromNow(86_400_000);
+    await admin().taskState.set({ ...t.address, key: "k", value: 0 });
+    const mapped = await cairn(
+      ["state", "set", ...t.flags, "--map-index", "3", "k", '{"n":1}', "--expires-at", at, "--json"],
+      env(),
+    );
+    expect(mapped.code).toBe(0);
+    expect(JSON.parse(mapped.stdout)).toEqual({ version: 1 });
+    expect(await admin().taskState.get({ ...t.address, mapIndex: 3, key: "k" })).toMatchObject({
+      value: { n: 1 },
+      expiresAt: at,
+    });
+
+    const clear = await cairn(["state", "clear", ...t.flags, "--all-map-indices", "--json"], env());
+    expect(clear.code).toBe(0);
+    expect(JSON.parse(clear.stdout)).toEqual({ deleted: 2 });
+  });
+
+  it("asset state ls shows who wrote each key", async () => {
+    const name = unique("asset");
+    const uri = `s3://cli/${name}`;
+    await admin().assets.upsert({ name, uri });
+    const t = await newTask({ outlets: [{ name }] });
+    await as({ scope: "execution", sub: t.id, taskInstanceId: t.id }).assetState.set({
+      asset: { name },
+      key: "by_task",
+      value: "2026-05-01",
+    });
+    const set = await cairn(["state", "set", "--asset", name, "by_admin", "[1,2]"], env());
+    expect(set).toMatchObject({ code: 0, stdout: "set by_admin (version 1)\n" });
+
+    const ls = await cairn(["state", "ls", "--asset-uri", uri], env());
+    expect(ls.code).toBe(0);
+    const [header, admins, tasks, footer] = lines(ls.stdout);
+    expect(cells(header!)).toEqual(["KEY", "VERSION", "UPDATED", "EXPIRES", "WRITER", "VALUE"]);
+    expect(cells(admins!)).toEqual([
+      "by_admin",
+      "1",
+      expect.stringMatching(ISO_UTC),
+      "never",
+      "admin",
+      "[1,2]",
+    ]);
+    expect(cells(tasks!)).toEqual([
+      "by_task",
+      "1",
+      expect.stringMatching(ISO_UTC),
+      "never",
+      `${t.address.dagId}/${t.address.runId}/${t.address.taskId}`,
+      '"2026-05-01"',
+    ]);
+    expect(footer).toBe("2 of 2 key(s)");
+  });
+
+  it("token issue --ti prints an execution token that works", async () => {
+    const t = await newTask();
+    const issued = await cairn(["token", "issue", "--ti", t.id, "--ttl", "120"], env());
+    expect(issued.code).toBe(0);
+    const token = issued.stdout.trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(await verifyToken(api.tokenKeys, token)).toMatchObject({
+      scope: "execution",
+      taskInstanceId: t.id,
+    });
+    const res = await fetch(`${server.url}/trpc/taskState.set`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ taskInstanceId: t.id, key: "k", value: 1 }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ result: { data: { version: 1 } } });
+  });
+
+  it("clean --dry-run lists what would go; clean deletes it in batches with progress on stderr", async () => {
+    // Nothing else in this file expires: start from an empty slate so the counts are exact.
+    await as({ scope: "admin", sub: "x" }).admin.cleanup.run({});
+    const t = await newTask();
+    for (let i = 0; i < 5; i++) {
+      await admin().taskState.set({
+        ...t.address,
+        key: `old${i}`,
+        value: i,
+        expiresAt: fromNow(-60_000 - i),
+      });
+    }
+    await admin().taskState.set({ ...t.address, key: "fresh", value: 1 });
+    const name = unique("asset");
+    await admin().assets.upsert({ name, uri: `s3://cli/${name}` });
+    await admin().assetState.set({ asset: { name }, key: "wm", value: 1, expiresAt: fromNow(-1000) });
+    await admin().assetState.set({ asset: { name }, key: "kept", value: 1 });
+
+    const dry = await cairn(["clean", "--dry-run"], env());
+    expect(dry.code).toBe(0);
+    const out = lines(dry.stdout);
+    expect(cells(out[0]!)).toEqual(["PLANE", "OWNER", "KEY", "EXPIRED"]);
+    const rows = out.slice(1, -1).map(cells);
+    expect(rows).toHaveLength(6);
+    expect(rows).toContainEqual(["asset", name, "wm", expect.stringMatching(ISO_UTC)]);
+    for (let i = 0; i < 5; i++) {
+      expect(rows).toContainEqual([
+        "task",
+        `${t.address.dagId}/${t.address.runId}/${t.address.taskId}[-1]`,
+        `old${i}`,
+        expect.stringMatching(ISO_UTC),
+      ]);
+    }
+    expect(out.at(-1)).toBe("would delete 5 task state and 1 asset state row(s)");
+    // A dry run deletes nothing.
+    expect((await admin().cleanup.preview({})).total).toEqual({ task: 5, asset: 1 });
+
+    const clean = await cairn(["clean", "--batch-size", "2"], env());
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toBe("deleted 5 task state and 1 asset state row(s)\n");
+    const progress = lines(clean.stderr);
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    for (const line of progress) expect(line).toMatch(/^… deleted \d+ task state, \d+ asset state row\(s\)$/);
+    expect(progress.at(-1)).toBe("… deleted 5 task state, 1 asset state row(s)");
+    expect((await admin().taskState.list(t.address)).items.map((e) => e.key)).toEqual(["fresh"]);
+    expect((await admin().cleanup.preview({})).total).toEqual({ task: 0, asset: 0 });
+
+    const again = await cairn(["clean", "--json"], env());
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe("");
+    expect(JSON.parse(again.stdout)).toEqual({ deleted: { task: 0, asset: 0 } });
+  });
+
+  it("API errors exit 1 with the code and reason on stderr", async () => {
+    const t = await newTask();
+    await admin().taskState.set({ ...t.address, key: "cas", value: 1 });
+    const [conflict, missingRun] = await Promise.all([
+      cairn(["state", "set", ...t.flags, "cas", "2", "--if-version", "7"], env()),
+      cairn(["state", "get", "--dag", t.address.dagId, "--run", "no_such_run", "--task", "x", "k"], env()),
+    ]);
+    expect(conflict).toMatchObject({ code: 1, stdout: "" });
+    expect(conflict.stderr).toMatch(/^cairn: .*\(CONFLICT, version_mismatch\)\n$/);
+    expect((await admin().taskState.get({ ...t.address, key: "cas" })).value).toBe(1);
+    expect(missingRun).toMatchObject({ code: 1, stdout: "" });
+    expect(missingRun.stderr).toMatch(/^cairn: .*\(NOT_FOUND, dag_run_not_found\)\n$/);
+  });
+});
+
+describe("cairn CLI without a server", () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("token admin signs an admin token with CAIRN_JWT_SECRET; without a secret it is a usage error", async () => {
+    const emptyDir = await mkdtemp(join(tmpdir(), "cairn-cli-"));
+    dirs.push(emptyDir);
+    const [plain, noSecret] = await Promise.all([
+      cairn(["token", "admin", "--sub", "ops-alice", "--ttl", "120"], { CAIRN_JWT_SECRET: secret }),
+      cairn(["token", "admin"], { CAIRN_DATA_DIR: emptyDir }),
+    ]);
+    expect(plain.code).toBe(0);
+    const token = plain.stdout.trim();
+    expect(await verifyToken(api.tokenKeys, token)).toEqual({ scope: "admin", sub: "ops-alice" });
+    const exp = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")).exp as number;
+    expect(Math.abs(exp * 1000 - (Date.now() + 120_000))).toBeLessThan(60_000);
+    await expect(verifyToken(tokenKeys(`${secret}-other`), token)).rejects.toThrow();
+
+    expect(noSecret).toMatchObject({ code: 2, stdout: "" });
+    expect(noSecret.stderr).toContain("no signing secret");
+  });
+
+  it("usage errors exit 2 with a message", async () => {
+    const env = { CAIRN_URL: "http://127.0.0.1:9", CAIRN_ADMIN_TOKEN: "t" };
+    const [none, unknownFlag, unknownCommand, noScope, noToken, noTi] = await Promise.all([
+      cairn([], env),
+      cairn(["state", "ls", "--bogus"], env),
+      cairn(["frobnicate"], env),
+      cairn(["state", "ls"], env),
+      cairn(["state", "ls", "--asset", "a"], { CAIRN_URL: "http://127.0.0.1:9" }),
+      cairn(["token", "issue"], env),
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain("usage: cairn");
+    for (const [run, message] of [
+      [unknownFlag, "--bogus"],
+      [unknownCommand, 'unknown command "frobnicate"'],
+      [noScope, "say whose state"],
+      [noToken, "no admin token"],
+      [noTi, "--ti"],
+    ] as const) {
+      expect(run.code, message).toBe(2);
+      expect(run.stderr, message).toContain(message);
+      expect(run.stderr, message).toMatch(/^cairn: /);
+    }
+  });
+
+  it("an unreachable server exits 1 with a message", async () => {
+    const run = await cairn(["state", "ls", "--asset", "a"], {
+      CAIRN_URL: "http://127.0.0.1:9",
+      CAIRN_ADMIN_TOKEN: "t",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^cairn: \S/);
+  });
+
+  it("migrate applies the migrations to an embedded database directory", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "cairn-cli-migrate-"));
+    dirs.push(dataDir);
+    const run = await cairn(["migrate"], { CAIRN_DATA_DIR: dataDir });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const migrations = (
+      await readdir(fileURLToPath(new URL("../../../../prisma/migrations", import.meta.url)))
+    )
+      .filter((name) => /^\d+_/.test(name))
+      .sort();
+    expect(run.stdout).toBe(`applied: ${migrations.join(", ")}\n`);
+
+    const db = await openDatabase({ url: "", dataDir });
+    try {
+      const rows = await db.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM task_state");
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
