@@ -9,6 +9,7 @@ import {
   decodeCursor,
   ENTRY_COLUMNS,
   LIVE,
+  NEXT_VERSION,
   type Page,
   resolveExpiry,
   type StateEntry,
@@ -128,8 +129,6 @@ export async function getAssetState(
   throw notFound("key_not_found", `key "${input.key}" does not exist`);
 }
 
-const NEXT_VERSION =
-  "CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now() THEN 1 ELSE s.version + 1 END";
 const WRITER_VALUES = `CASE WHEN $2::uuid IS NULL THEN 'admin' ELSE 'task' END, w.dag_id, w.run_id, w.task_id, w.map_index`;
 
 function upsertSql(column: RefColumn, createOnly: boolean): string {

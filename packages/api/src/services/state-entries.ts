@@ -20,6 +20,10 @@ export interface StateRow {
 /** Columns of a StateRow, for SELECT and RETURNING lists (`s` is the state table's alias). */
 export const ENTRY_COLUMNS = "s.key, s.value, s.version, s.updated_at, s.expires_at";
 
+/** SQL: the version a write gives row `s`. An expired row is a key that no longer exists: it starts again at 1. */
+export const NEXT_VERSION =
+  "CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now() THEN 1 ELSE s.version + 1 END";
+
 /** SQL condition: the row `s` has not expired. Expired rows are invisible at once, before any cleanup. */
 export const LIVE = "(s.expires_at IS NULL OR s.expires_at > now())";
 

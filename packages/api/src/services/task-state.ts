@@ -7,6 +7,7 @@ import {
   decodeCursor,
   ENTRY_COLUMNS,
   LIVE,
+  NEXT_VERSION,
   type Page,
   resolveExpiry,
   type StateEntry,
@@ -15,7 +16,6 @@ import {
   toPage,
 } from "./state-entries.ts";
 import {
-  CURRENT_TRY,
   IN_NAMESPACE,
   namespaceKind,
   namespaceParam,
@@ -24,16 +24,12 @@ import {
   resolveNamespace,
   type TaskNamespace,
 } from "./task-instance-scope.ts";
-import { TickBatcher } from "./tick-batcher.ts";
+import { batchersOf, type SetItem } from "./task-state-batches.ts";
 
 export interface StateLimits {
   maxValueBytes: number;
   defaultRetentionDays: number;
 }
-
-// An expired row is a key that no longer exists: writing it starts again at version 1.
-const NEXT_VERSION =
-  "CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now() THEN 1 ELSE s.version + 1 END";
 
 const GET_SQL = perNamespace(
   (ti) => `WITH ${ti}
@@ -52,7 +48,7 @@ export async function getTaskState(
 ): Promise<StateEntry> {
   const row =
     "taskInstanceId" in input
-      ? await batchersOf(db).get.add({ taskInstanceId: input.taskInstanceId, key: input.key })
+      ? await batchersOf(db, singles).get.add({ taskInstanceId: input.taskInstanceId, key: input.key })
       : await getOne(db.sql, input);
   if (row) return toEntry(row);
   await resolveNamespace(db.sql, input);
@@ -68,76 +64,6 @@ async function getOne(sql: SqlRunner, input: TaskNamespace & { key: string }): P
   return rows[0] ?? null;
 }
 
-/** Concurrent gets by task instance in one statement; `ord` maps rows back to the items. */
-const GET_MANY_SQL = `WITH input AS (
-  SELECT (e->>'id')::uuid AS ti_id, e->>'key' AS key, ord
-  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, ord))
-SELECT i.ord::int AS ord, ${ENTRY_COLUMNS}
-FROM input i JOIN task_instance t ON t.id = i.ti_id AND ${CURRENT_TRY}
-JOIN task_state s ON s.dag_run_id = t.dag_run_id AND s.task_id = t.task_id AND s.map_index = t.map_index
-  AND s.key = i.key AND ${LIVE}`;
-
-async function getMany(
-  sql: SqlRunner,
-  items: { taskInstanceId: string; key: string }[],
-): Promise<(StateRow | null | undefined)[]> {
-  const rows = await sql.query<StateRow & { ord: number }>(
-    GET_MANY_SQL,
-    [JSON.stringify(items.map((item) => ({ id: item.taskInstanceId, key: item.key })))],
-    "task_state_get_many",
-  );
-  const found: (StateRow | null | undefined)[] = items.map(() => null);
-  for (const row of rows) found[row.ord - 1] = row;
-  return found;
-}
-
-/**
- * Concurrent unconditional sets by task instance in one statement. Rows are written in key order so that
- * two such statements lock rows in the same order (no deadlock). Items without a returned version (unknown
- * or superseded task instance) take the single path, which says why.
- */
-const SET_MANY_SQL = `WITH input AS (
-  SELECT (e->>'id')::uuid AS ti_id, e->>'key' AS key, e->'value' AS value,
-    (e->>'expiresAt')::timestamptz AS expires_at, ord
-  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, ord)),
-target AS (
-  SELECT i.ord, t.dag_run_id, t.task_id, t.map_index, i.key, i.value, i.expires_at
-  FROM input i JOIN task_instance t ON t.id = i.ti_id AND ${CURRENT_TRY}),
-written AS (
-  INSERT INTO task_state AS s (dag_run_id, task_id, map_index, key, value, version, updated_at, expires_at)
-  SELECT dag_run_id, task_id, map_index, key, value, 1, now(), expires_at FROM target
-  ORDER BY dag_run_id, task_id, map_index, key
-  ON CONFLICT (dag_run_id, task_id, map_index, key) DO UPDATE
-  SET value = EXCLUDED.value, version = ${NEXT_VERSION},
-    updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at
-  RETURNING s.dag_run_id, s.task_id, s.map_index, s.key, s.version)
-SELECT target.ord::int AS ord, written.version FROM target JOIN written USING (dag_run_id, task_id, map_index, key)`;
-
-interface SetItem {
-  taskInstanceId: string;
-  key: string;
-  json: string;
-  expiresAt: string | null;
-}
-
-async function setMany(sql: SqlRunner, items: SetItem[]): Promise<({ version: number } | undefined)[]> {
-  // The value goes in as JSON inside the JSON parameter: one parameter, whatever the number of items.
-  const payload = `[${items
-    .map(
-      (item) =>
-        `{"id":${JSON.stringify(item.taskInstanceId)},"key":${JSON.stringify(item.key)},"value":${item.json},"expiresAt":${JSON.stringify(item.expiresAt)}}`,
-    )
-    .join(",")}]`;
-  const rows = await sql.query<{ ord: number; version: number }>(
-    SET_MANY_SQL,
-    [payload],
-    "task_state_set_many",
-  );
-  const versions: ({ version: number } | undefined)[] = items.map(() => undefined);
-  for (const row of rows) versions[row.ord - 1] = { version: row.version };
-  return versions;
-}
-
 async function setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number } | undefined> {
   const rows = await sql.query<{ version: number }>(
     SET_SQL.instance,
@@ -147,36 +73,11 @@ async function setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number 
   return rows[0];
 }
 
-interface Batchers {
-  get: TickBatcher<{ taskInstanceId: string; key: string }, StateRow | null>;
-  set: TickBatcher<SetItem, { version: number } | null>;
-}
-
-const batchers = new WeakMap<Database, Batchers>();
-
-function sameKey(item: { taskInstanceId: string; key: string }): string {
-  return `${item.taskInstanceId}\u0000${item.key}`;
-}
-
-function batchersOf(db: Database): Batchers {
-  const existing = batchers.get(db);
-  if (existing) return existing;
-  const created: Batchers = {
-    get: new TickBatcher<{ taskInstanceId: string; key: string }, StateRow | null>(
-      (items) => getMany(db.sql, items),
-      (item) => getOne(db.sql, item),
-      sameKey,
-    ),
-    set: new TickBatcher<SetItem, { version: number } | null>(
-      (items) => setMany(db.sql, items),
-      // A missing version sends the item down the single path's diagnosis in setTaskState.
-      async (item) => (await setOne(db.sql, item)) ?? null,
-      sameKey,
-    ),
-  };
-  batchers.set(db, created);
-  return created;
-}
+/** The one-statement paths the batchers fall back to (a lone call, or a call a batch could not serve). */
+const singles = {
+  getOne: (sql: SqlRunner, item: { taskInstanceId: string; key: string }) => getOne(sql, item),
+  setOne,
+};
 
 const upsertSql = (ti: string) => `WITH ${ti}
 INSERT INTO task_state AS s (dag_run_id, task_id, map_index, key, value, version, updated_at, expires_at)
@@ -223,7 +124,7 @@ export async function setTaskState(
   const params = [namespaceParam(input), input.key, json, expiresAt];
   const { ifVersion } = input;
   if (ifVersion === undefined && "taskInstanceId" in input) {
-    const written = await batchersOf(db).set.add({
+    const written = await batchersOf(db, singles).set.add({
       taskInstanceId: input.taskInstanceId,
       key: input.key,
       json,
