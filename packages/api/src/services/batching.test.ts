@@ -42,6 +42,14 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
     );
     expect(entries.map((e) => e.value)).toEqual(keys.map((_, i) => ({ i })));
     expect(names).toEqual(["task_state_get_many"]);
+
+    // A miss is answered by the same one statement: no second query to say "key not found".
+    names.length = 0;
+    expect(await failure(t.caller.taskState.get({ taskInstanceId: t.id, key: "absent" }))).toMatchObject({
+      code: "NOT_FOUND",
+      reason: "key_not_found",
+    });
+    expect(names).toEqual(["task_state_get"]);
   });
 
   it("gives each call of a batch its own outcome: misses, unknown and superseded tries, repeated keys", async () => {

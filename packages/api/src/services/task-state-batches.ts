@@ -11,20 +11,26 @@ const GET_MANY_SQL = `WITH input AS (
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, ord))
 SELECT i.ord::int AS ord, ${ENTRY_COLUMNS}
 FROM input i JOIN task_instance t ON t.id = i.ti_id AND ${CURRENT_TRY}
-JOIN task_state s ON s.dag_run_id = t.dag_run_id AND s.task_id = t.task_id AND s.map_index = t.map_index
+LEFT JOIN task_state s ON s.dag_run_id = t.dag_run_id AND s.task_id = t.task_id AND s.map_index = t.map_index
   AND s.key = i.key AND ${LIVE}`;
+
+/** A get whose namespace resolved: the row, or null when the key does not exist (or has expired). */
+export interface Lookup {
+  row: StateRow | null;
+}
 
 async function getMany(
   sql: SqlRunner,
   items: { taskInstanceId: string; key: string }[],
-): Promise<(StateRow | null | undefined)[]> {
+): Promise<(Lookup | undefined)[]> {
   const rows = await sql.query<StateRow & { ord: number }>(
     GET_MANY_SQL,
     [JSON.stringify(items.map((item) => ({ id: item.taskInstanceId, key: item.key })))],
     "task_state_get_many",
   );
-  const found: (StateRow | null | undefined)[] = items.map(() => null);
-  for (const row of rows) found[row.ord - 1] = row;
+  // An item without a row has no current task instance: the single path explains it.
+  const found: (Lookup | undefined)[] = items.map(() => undefined);
+  for (const row of rows) found[row.ord - 1] = { row: row.key === null ? null : row };
   return found;
 }
 
@@ -76,7 +82,7 @@ async function setMany(sql: SqlRunner, items: SetItem[]): Promise<({ version: nu
 }
 
 interface Batchers {
-  get: TickBatcher<{ taskInstanceId: string; key: string }, StateRow | null>;
+  get: TickBatcher<{ taskInstanceId: string; key: string }, Lookup | null>;
   set: TickBatcher<SetItem, { version: number } | null>;
 }
 
@@ -87,7 +93,7 @@ function sameKey(item: { taskInstanceId: string; key: string }): string {
 }
 
 export interface SinglePaths {
-  getOne(sql: SqlRunner, item: { taskInstanceId: string; key: string }): Promise<StateRow | null>;
+  getOne(sql: SqlRunner, item: { taskInstanceId: string; key: string }): Promise<Lookup | null>;
   setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number } | undefined>;
 }
 
@@ -95,7 +101,7 @@ export function batchersOf(db: Database, singles: SinglePaths): Batchers {
   const existing = batchers.get(db);
   if (existing) return existing;
   const created: Batchers = {
-    get: new TickBatcher<{ taskInstanceId: string; key: string }, StateRow | null>(
+    get: new TickBatcher<{ taskInstanceId: string; key: string }, Lookup | null>(
       (items) => getMany(db.sql, items),
       (item) => singles.getOne(db.sql, item),
       sameKey,

@@ -24,17 +24,17 @@ import {
   resolveNamespace,
   type TaskNamespace,
 } from "./task-instance-scope.ts";
-import { batchersOf, type SetItem } from "./task-state-batches.ts";
+import { batchersOf, type Lookup, type SetItem } from "./task-state-batches.ts";
 
 export interface StateLimits {
   maxValueBytes: number;
   defaultRetentionDays: number;
 }
 
+/** One row when the namespace resolves (its key columns null when the key is missing), none otherwise. */
 const GET_SQL = perNamespace(
   (ti) => `WITH ${ti}
-SELECT ${ENTRY_COLUMNS} FROM task_state s JOIN ti ON ${IN_NAMESPACE}
-WHERE s.key = $2 AND ${LIVE}`,
+SELECT ${ENTRY_COLUMNS} FROM ti LEFT JOIN task_state s ON ${IN_NAMESPACE} AND s.key = $2 AND ${LIVE}`,
 );
 
 /** Statement names are per SQL text: one per statement and kind of namespace. */
@@ -46,22 +46,26 @@ export async function getTaskState(
   db: Database,
   input: TaskNamespace & { key: string },
 ): Promise<StateEntry> {
-  const row =
+  const lookup =
     "taskInstanceId" in input
       ? await batchersOf(db, singles).get.add({ taskInstanceId: input.taskInstanceId, key: input.key })
       : await getOne(db.sql, input);
-  if (row) return toEntry(row);
-  await resolveNamespace(db.sql, input);
+  if (lookup?.row) return toEntry(lookup.row);
+  // No lookup: the namespace did not resolve (unknown or superseded try, unknown dag run); this says which.
+  if (!lookup) await resolveNamespace(db.sql, input);
   throw notFound("key_not_found", `key "${input.key}" does not exist`);
 }
 
-async function getOne(sql: SqlRunner, input: TaskNamespace & { key: string }): Promise<StateRow | null> {
+/** One statement for a hit and for a miss: null only when the namespace itself does not resolve. */
+async function getOne(sql: SqlRunner, input: TaskNamespace & { key: string }): Promise<Lookup | null> {
   const rows = await sql.query<StateRow>(
     GET_SQL[namespaceKind(input)],
     [namespaceParam(input), input.key],
     statement("get", input),
   );
-  return rows[0] ?? null;
+  const row = rows[0];
+  if (!row) return null;
+  return { row: row.key === null ? null : row };
 }
 
 async function setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number } | undefined> {
