@@ -254,6 +254,21 @@ describeEachDatabase("task instance lifecycle", (getDb) => {
     });
   });
 
+  it("with clear-on-success, only the current try's success discards the state its retry shares", async () => {
+    const t = await clearing.newTask();
+    await t.caller.taskState.set({ taskInstanceId: t.id, key: "checkpoint", value: 4 });
+    const { id: newer } = await clearing.admin().admin.taskInstances.retry({ taskInstanceId: t.id });
+    // A late "success" for the superseded try must not wipe the checkpoint try 2 resumes from.
+    expect(
+      await clearing.admin().admin.taskInstances.setState({ taskInstanceId: t.id, state: "success" }),
+    ).toEqual({ state: "success", deletedKeys: 0 });
+    expect(await keysOf(t)).toEqual(["checkpoint"]);
+    expect(
+      await clearing.admin().admin.taskInstances.setState({ taskInstanceId: newer, state: "success" }),
+    ).toEqual({ state: "success", deletedKeys: 1 });
+    expect(await keysOf(t)).toEqual([]);
+  });
+
   it("an execution token is FORBIDDEN, even for its own task instance, and changes nothing", async () => {
     const t = await clearing.newTask();
     await t.caller.taskState.set({ taskInstanceId: t.id, key: "k", value: 1 });

@@ -2,6 +2,7 @@
 // clearing a task for a fresh start discards it unless asked to keep it.
 import type { Database } from "@cairn/db";
 import { notFound } from "../errors.ts";
+import { CURRENT_TRY } from "./task-instance-scope.ts";
 import { clearResolvedNamespace } from "./task-state.ts";
 
 /** Airflow's task instance states. */
@@ -22,14 +23,19 @@ export const TASK_INSTANCE_STATES = [
 export type TaskInstanceState = (typeof TASK_INSTANCE_STATES)[number];
 
 async function updateState(db: Database, taskInstanceId: string, state: TaskInstanceState | null) {
-  const [row] = await db.sql.query<{ dag_run_id: string; task_id: string; map_index: number }>(
-    `UPDATE task_instance SET state = $2, updated_at = now() WHERE id = $1::uuid
-     RETURNING dag_run_id::text, task_id, map_index`,
+  const [row] = await db.sql.query<{
+    dag_run_id: string;
+    task_id: string;
+    map_index: number;
+    current: boolean;
+  }>(
+    `UPDATE task_instance t SET state = $2, updated_at = now() WHERE t.id = $1::uuid
+     RETURNING t.dag_run_id::text, t.task_id, t.map_index, ${CURRENT_TRY} AS current`,
     [taskInstanceId, state],
     "task_instance_set_state",
   );
   if (!row) throw notFound("task_instance_not_found", `task instance ${taskInstanceId} does not exist`);
-  return { dagRunId: row.dag_run_id, taskId: row.task_id, mapIndex: row.map_index };
+  return { dagRunId: row.dag_run_id, taskId: row.task_id, mapIndex: row.map_index, current: row.current };
 }
 
 export async function setTaskInstanceState(
@@ -38,7 +44,9 @@ export async function setTaskInstanceState(
   input: { taskInstanceId: string; state: TaskInstanceState },
 ): Promise<{ state: TaskInstanceState; deletedKeys: number }> {
   const scope = await updateState(db, input.taskInstanceId, input.state);
-  if (input.state !== "success" || !clearOnSuccess) return { state: input.state, deletedKeys: 0 };
+  // The state belongs to the task, not the try: only the current try's success may discard it.
+  if (input.state !== "success" || !clearOnSuccess || !scope.current)
+    return { state: input.state, deletedKeys: 0 };
   // The task is done for good: its checkpoints have served their purpose.
   const { deleted } = await clearResolvedNamespace(db.sql, scope, false);
   return { state: input.state, deletedKeys: deleted };
