@@ -1,18 +1,13 @@
 // The HTTP surface through real round trips: health, readiness, body cap, content type, error shape.
-import { type ApiConfig, signToken, tokenKeys } from "@cairn/api";
+import { signToken, tokenKeys } from "@cairn/api";
+import { TEST_SECRET, testConfig } from "@cairn/api/testing";
 import { describeEachDatabase } from "@cairn/db/testing";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningServer, startServer } from "./http-server.ts";
 
-const secret = "http-test-secret-0123456789-0123456789-abcdef";
-const api: ApiConfig = {
-  tokenKeys: tokenKeys(secret),
-  maxValueBytes: 1000,
-  defaultRetentionDays: 30,
-  defaultTokenTtlSeconds: 3600,
-  clearOnSuccess: false,
-};
+const _secret = TEST_SECRET;
+const api = testConfig({ maxValueBytes: 1000, defaultTokenTtlSeconds: 3600 });
 
 interface ErrorBody {
   error: { message: string; data: Record<string, unknown> };

@@ -2,7 +2,8 @@
 // ids in every log line of a request; through real servers over PGlite and PostgreSQL.
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
-import { type ApiConfig, createCaller, createContextInner, signToken, tokenKeys } from "@cairn/api";
+import { createCaller, createContextInner, signToken } from "@cairn/api";
+import { TEST_SECRET, testConfig } from "@cairn/api/testing";
 import type { Database } from "@cairn/db";
 import { describeEachDatabase } from "@cairn/db/testing";
 import pino from "pino";
@@ -12,14 +13,8 @@ import { ConfigError, parseConfig } from "./config.ts";
 import { type RunningServer, startServer } from "./http-server.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 
-const secret = "observability-test-secret-0123456789-abcdef";
-const api: ApiConfig = {
-  tokenKeys: tokenKeys(secret),
-  maxValueBytes: 65_535,
-  defaultRetentionDays: 30,
-  defaultTokenTtlSeconds: 3600,
-  clearOnSuccess: true,
-};
+const _secret = TEST_SECRET;
+const api = testConfig({ defaultTokenTtlSeconds: 3600, clearOnSuccess: true });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const fromNow = (ms: number) => new Date(Date.now() + ms).toISOString();
 

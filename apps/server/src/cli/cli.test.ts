@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  type ApiConfig,
   createCaller,
   createContextInner,
   type Principal,
@@ -14,6 +13,7 @@ import {
   tokenKeys,
   verifyToken,
 } from "@cairn/api";
+import { TEST_SECRET, testConfig } from "@cairn/api/testing";
 import { openDatabase } from "@cairn/db";
 import { describeEachDatabase } from "@cairn/db/testing";
 import pino from "pino";
@@ -24,14 +24,8 @@ import { type RunningServer, startServer } from "../http-server.ts";
 vi.setConfig({ testTimeout: 90_000 });
 
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
-const secret = "cli-test-secret-0123456789-0123456789-abcdef";
-const api: ApiConfig = {
-  tokenKeys: tokenKeys(secret),
-  maxValueBytes: 65_535,
-  defaultRetentionDays: 30,
-  defaultTokenTtlSeconds: 3600,
-  clearOnSuccess: false,
-};
+const secret = TEST_SECRET;
+const api = testConfig({ defaultTokenTtlSeconds: 3600 });
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const fromNow = (ms: number) => new Date(Date.now() + ms).toISOString();
 
