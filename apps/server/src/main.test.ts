@@ -4,6 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { signToken, tokenKeys } from "@cairn/api";
+import { testDatabaseContext } from "@cairn/db/testing";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -68,4 +71,46 @@ describe("server process", () => {
     server.child.kill("SIGTERM");
     expect(await server.exit).toBe(0);
   }, 90_000);
+
+  it.skipIf(!testDatabaseContext().kinds.includes("postgres"))(
+    "on PostgreSQL migrates a fresh database at start (in a child process) and serves",
+    async () => {
+      const adminUrl = process.env.CAIRN_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+      const name = `${testDatabaseContext().runId}_main`;
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE "${name}"`);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      const secret = "main-test-secret-0123456789-0123456789-abcdef";
+      try {
+        const server = run({
+          DATABASE_URL: url.toString(),
+          CAIRN_JWT_SECRET: secret,
+          PORT: "0",
+          LOG_LEVEL: "info",
+        });
+        await waitFor(() => /"msg":"cairn listening"/.test(server.output()), 60_000);
+        expect(server.output()).toContain("Applied 2 migration(s)");
+        const listening = /"url":"(http:[^"]+)"/.exec(server.output())?.[1];
+        const token = await signToken(
+          tokenKeys(secret),
+          { sub: "t", scope: "admin" },
+          new Date(Date.now() + 60_000),
+        );
+        const res = await fetch(`${listening}/trpc/admin.assets.upsert`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "pg_main", uri: "s3://pg/main" }),
+        });
+        expect(res.status).toBe(200);
+        server.child.kill("SIGTERM");
+        expect(await server.exit).toBe(0);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+    90_000,
+  );
 });

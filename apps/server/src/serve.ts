@@ -7,6 +7,7 @@ import { ConfigError, parseConfig } from "./config.ts";
 import { loadOrCreateSecret } from "./embedded-secret.ts";
 import { startServer } from "./http-server.ts";
 import { createMetrics } from "./metrics.ts";
+import { migrateInChildProcess } from "./migrate-in-child.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -15,10 +16,16 @@ export async function serve(): Promise<void> {
   const logger = pino({ level: config.logLevel });
   const embedded = !config.databaseUrl;
 
+  // Embedded: PGlite lives in this process, so it migrates here. PostgreSQL: in a child process.
+  const migrateHere = config.migrateOnStart && embedded;
+  if (config.migrateOnStart && config.databaseUrl) {
+    const report = await migrateInChildProcess(config.databaseUrl);
+    logger.info({ report }, "migrations checked");
+  }
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
-    migrate: config.migrateOnStart,
+    migrate: migrateHere,
     poolSize: config.dbPoolSize,
   });
   logger.info({ database: db.location, kind: db.kind, migrated: config.migrateOnStart }, "database open");
