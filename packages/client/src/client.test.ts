@@ -14,17 +14,7 @@ import {
   ValueTooLargeError,
   VersionConflictError,
 } from "./index.ts";
-import { countingFetch, startTestServer, type TestServer, unique } from "./testing/harness.ts";
-
-/** Awaits a call expected to fail and returns its error. */
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
+import { countingFetch, failure, startTestServer, type TestServer, unique } from "./testing/harness.ts";
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

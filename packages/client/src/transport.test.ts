@@ -14,6 +14,7 @@ import {
   countingFetch,
   deadUrl,
   type FakeServer,
+  failure,
   startFlakyProxy,
   startSilentServer,
   startTestServer,
@@ -22,15 +23,6 @@ import {
 import { backoffDelay } from "./transport.ts";
 
 const fast = { backoff: { baseMs: 5, maxMs: 20 } };
-
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
 
 describeEachDatabase("client retries", (getDb) => {
   let server: TestServer;

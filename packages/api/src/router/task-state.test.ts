@@ -1,7 +1,7 @@
 // Task state through the router (spec §4 execution plane, Semantics), on PGlite and PostgreSQL.
 import { describeEachDatabase } from "@cairn/db/testing";
 import { describe, expect, it } from "vitest";
-import { failure, fixtures, testConfig, unique } from "../testing/fixtures.ts";
+import { failure, fixtures, listAllKeysOneByOne, testConfig, unique } from "../testing/fixtures.ts";
 
 const DAY_MS = 86_400_000;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -324,17 +324,7 @@ describeEachDatabase("taskState", (getDb) => {
       const t = await f.newTask();
       const keys = ["a\uFFFDb", "a\uFFFDc", "é/1", "é/2", "😀/1", "😀/2", "中文"];
       for (const key of keys) await t.caller.taskState.set({ taskInstanceId: t.id, key, value: key });
-      const seen: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { items: { key: string }[]; nextCursor: string | null } = await t.caller.taskState.list({
-          taskInstanceId: t.id,
-          limit: 1,
-          cursor,
-        });
-        seen.push(...page.items.map((i) => i.key));
-        cursor = page.nextCursor;
-      } while (cursor !== null);
+      const seen = await listAllKeysOneByOne(t.caller, t.id);
       expect(seen.sort()).toEqual([...keys].sort());
     });
 

@@ -3,7 +3,14 @@
 import { describeEachDatabase } from "@cairn/db/testing";
 import { TRPCError } from "@trpc/server";
 import { describe, expect, it } from "vitest";
-import { type Caller, failure, fixtures, testConfig, unique } from "../testing/fixtures.ts";
+import {
+  type Caller,
+  failure,
+  fixtures,
+  listAllKeysOneByOne,
+  testConfig,
+  unique,
+} from "../testing/fixtures.ts";
 
 /** `depth` containers nested in each other, innermost holding 1. */
 function nested(depth: number, kind: "array" | "object" | "mixed"): unknown {
@@ -211,17 +218,7 @@ describeEachDatabase("values and keys", (getDb) => {
         });
         expect((await t.caller.taskState.get({ taskInstanceId: t.id, key })).key).toBe(key);
       }
-      const seen: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { items: { key: string }[]; nextCursor: string | null } = await t.caller.taskState.list({
-          taskInstanceId: t.id,
-          limit: 1,
-          cursor,
-        });
-        seen.push(...page.items.map((i) => i.key));
-        cursor = page.nextCursor;
-      } while (cursor !== null);
+      const seen = await listAllKeysOneByOne(t.caller, t.id);
       expect(seen.sort()).toEqual([...keys].sort());
     });
 

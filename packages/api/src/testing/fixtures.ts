@@ -69,6 +69,22 @@ export function fixtures(getDb: () => Database, config: ApiConfig = testConfig()
   return { admin, asTask, anonymous, newTask, newAsset, config };
 }
 
+/** Every key of a task's state, paging through `taskState.list` one key per page (cursor round trips). */
+export async function listAllKeysOneByOne(caller: Caller, taskInstanceId: string): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: { key: string }[]; nextCursor: string | null } = await caller.taskState.list({
+      taskInstanceId,
+      limit: 1,
+      cursor,
+    });
+    seen.push(...page.items.map((item) => item.key));
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return seen;
+}
+
 /** Runs a call expected to fail; returns its tRPC code and data.reason. */
 export async function failure(
   call: Promise<unknown>,

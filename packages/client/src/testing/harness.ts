@@ -1,25 +1,24 @@
 // Test-only: the real server in-process on 127.0.0.1:0 over a test database, an admin caller to set up
 // task instances and assets, and small fake HTTP servers (a failing proxy, a server that never answers).
 // Never imported by the client itself (see no-server-imports.test.ts).
-import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import {
-  type ApiConfig,
-  createCaller,
-  createContextInner,
-  defaultApiConfig,
-  signToken,
-  tokenKeys,
-} from "@cairn/api";
+import { type ApiConfig, type createCaller, signToken, tokenKeys } from "@cairn/api";
+import { fixtures, testConfig } from "@cairn/api/testing";
 import type { Database } from "@cairn/db";
 import { startServer } from "@cairn/server";
 import pino from "pino";
 
-export const TEST_SECRET = "client-test-secret-with-enough-entropy-0123456789";
+export { unique } from "@cairn/api/testing";
 
-export function unique(prefix: string): string {
-  return `${prefix}_${randomUUID().slice(0, 8)}`;
+/** Awaits a call expected to fail and returns its error. */
+export async function failure(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
 }
 
 type AssetRef = { name: string } | { uri: string };
@@ -47,7 +46,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(db: Database, overrides: Partial<ApiConfig> = {}): Promise<TestServer> {
-  const config: ApiConfig = { tokenKeys: tokenKeys(TEST_SECRET), ...defaultApiConfig, ...overrides };
+  const config = testConfig(overrides);
   const running = await startServer({
     db,
     api: config,
@@ -55,30 +54,19 @@ export async function startTestServer(db: Database, overrides: Partial<ApiConfig
     maxBodyBytes: 1024 * 1024,
     port: 0,
   });
-  const admin = createCaller(createContextInner({ db, config, principal: { scope: "admin", sub: "test" } }));
+  // Task instances and assets are made the way the API's own tests make them.
+  const f = fixtures(() => db, config);
+  const admin = f.admin();
   return {
     url: running.url,
     config,
     admin,
     async newTask(opts = {}) {
-      const input = {
-        dagId: opts.dagId ?? unique("dag"),
-        runId: opts.runId ?? unique("run"),
-        taskId: opts.taskId ?? unique("task"),
-        mapIndex: opts.mapIndex ?? -1,
-        inlets: opts.inlets ?? [],
-        outlets: opts.outlets ?? [],
-      };
-      const { id } = await admin.admin.taskInstances.create(input);
+      const { id, dagId, runId, taskId } = await f.newTask(opts);
       const { token } = await admin.admin.tokens.issue({ taskInstanceId: id });
-      return { id, token, dagId: input.dagId, runId: input.runId, taskId: input.taskId };
+      return { id, token, dagId, runId, taskId };
     },
-    async newAsset() {
-      const name = unique("asset");
-      const uri = `s3://bucket/${name}`;
-      await admin.admin.assets.upsert({ name, uri });
-      return { name, uri };
-    },
+    newAsset: () => f.newAsset(),
     sign(claims, opts = {}) {
       const keys = opts.secret ? tokenKeys(opts.secret) : config.tokenKeys;
       return signToken(keys, claims, opts.expiresAt ?? new Date(Date.now() + 3600_000));
