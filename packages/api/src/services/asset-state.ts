@@ -85,14 +85,15 @@ async function explainMissingAsset(sql: SqlRunner, principal: Principal, ref: As
   throw notFound("asset_not_found", `asset ${describeRef(ref)} does not exist or is inactive`);
 }
 
-async function assetIsUsable(sql: SqlRunner, principal: Principal, ref: AssetRef): Promise<boolean> {
+/** Returns when the caller may use the asset; otherwise throws why not (FORBIDDEN or NOT_FOUND). */
+async function requireUsableAsset(sql: SqlRunner, principal: Principal, ref: AssetRef): Promise<void> {
   const { column, value } = refOf(ref);
   const rows = await sql.query(
     `WITH ${assetCte(column)} SELECT 1 FROM a`,
     [value, callerTaskInstance(principal)],
     statement("check", column),
   );
-  return rows.length > 0;
+  if (rows.length === 0) await explainMissingAsset(sql, principal, ref);
 }
 
 async function currentVersion(
@@ -124,8 +125,7 @@ export async function getAssetState(
   );
   const row = rows[0];
   if (row) return toEntry(row);
-  if (!(await assetIsUsable(db.sql, principal, input.asset)))
-    await explainMissingAsset(db.sql, principal, input.asset);
+  await requireUsableAsset(db.sql, principal, input.asset);
   throw notFound("key_not_found", `key "${input.key}" does not exist`);
 }
 
@@ -182,8 +182,7 @@ export async function setAssetState(
           );
   const row = rows[0];
   if (row) return { version: row.version };
-  if (!(await assetIsUsable(db.sql, principal, input.asset)))
-    await explainMissingAsset(db.sql, principal, input.asset);
+  await requireUsableAsset(db.sql, principal, input.asset);
   throw versionMismatch(
     input.key,
     ifVersion ?? 0,
@@ -198,7 +197,7 @@ export async function deleteAssetState(
 ): Promise<{ deleted: boolean }> {
   const { asset, key, ifVersion } = input;
   if (ifVersion === 0) {
-    if (!(await assetIsUsable(db.sql, principal, asset))) await explainMissingAsset(db.sql, principal, asset);
+    await requireUsableAsset(db.sql, principal, asset);
     const current = await currentVersion(db.sql, principal, asset, key);
     if (current !== null) throw versionMismatch(key, 0, current);
     return { deleted: false };
@@ -214,7 +213,7 @@ export async function deleteAssetState(
   );
   const row = rows[0];
   if (row) return { deleted: row.live };
-  if (!(await assetIsUsable(db.sql, principal, asset))) await explainMissingAsset(db.sql, principal, asset);
+  await requireUsableAsset(db.sql, principal, asset);
   if (ifVersion === undefined) return { deleted: false };
   throw versionMismatch(key, ifVersion, await currentVersion(db.sql, principal, asset, key));
 }
@@ -252,8 +251,6 @@ export async function listAssetState(
     [value, callerTaskInstance(principal), input.prefix || null, after, input.limit + 1],
     statement("list", column),
   );
-  if (rows.length === 0 && !(await assetIsUsable(db.sql, principal, input.asset))) {
-    await explainMissingAsset(db.sql, principal, input.asset);
-  }
+  if (rows.length === 0) await requireUsableAsset(db.sql, principal, input.asset);
   return toPage(rows, input.limit);
 }
