@@ -5,6 +5,7 @@ import pino from "pino";
 import { startCleanupLoop } from "./cleanup-loop.ts";
 import { ConfigError, parseConfig } from "./config.ts";
 import { loadOrCreateSecret } from "./embedded-secret.ts";
+import { boundHeapGrowth } from "./heap.ts";
 import { startServer } from "./http-server.ts";
 import { createMetrics } from "./metrics.ts";
 import { migrateInChildProcess } from "./migrate-in-child.ts";
@@ -12,6 +13,7 @@ import { migrateInChildProcess } from "./migrate-in-child.ts";
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serve(): Promise<void> {
+  boundHeapGrowth();
   const config = parseConfig();
   const logger = pino({ level: config.logLevel });
   const embedded = !config.databaseUrl;
