@@ -5,7 +5,7 @@ import { createCairnClient } from "@cairn/client";
 import autocannon from "autocannon";
 import { Latencies } from "./common.ts";
 import { type Child, postgresCpuByPid, postgresCpuDelta, resetPeakRss, sampleProc } from "./procs.ts";
-import { opPicker, type Workload } from "./workloads.ts";
+import { HIT_KEY, opPicker, type Workload } from "./workloads.ts";
 
 export interface LoadResult {
   /** Successful operations (for W6: keys written). */
@@ -142,6 +142,23 @@ export async function runExactly(target: Target, workload: Workload, amount: num
   await Promise.all(Array.from({ length: workload.connections }, loop));
   const { p50, p99 } = latencies.summary();
   return { ops, errors, elapsedMs: performance.now() - started, p50, p99, requests: amount };
+}
+
+/** One get of the workload's first key for every task instance of the target, 32 at a time (a warm-up). */
+export async function runEachInstanceOnce(target: Target, workload: Workload): Promise<void> {
+  const key = workload.getKeys?.[0] ?? HIT_KEY;
+  let next = 0;
+  const loop = async () => {
+    while (next < target.instances) {
+      const i = next++;
+      const input = encodeURIComponent(`{"taskInstanceId":"${target.ids[i]}","key":"${key}"}`);
+      const response = await fetch(`${target.url}/trpc/taskState.get?input=${input}`, {
+        headers: { authorization: target.bearer[i]! },
+      });
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, loop));
 }
 
 /**
