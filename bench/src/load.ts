@@ -36,7 +36,10 @@ export interface Target {
 export function runAutocannon(
   target: Target,
   workload: Workload,
-  limit: { seconds: number } | { amount: number },
+  limit: ({ seconds: number } | { amount: number }) & {
+    /** Requests per second over all connections (autocannon's overallRate); unpaced when absent. */
+    rate?: number;
+  },
 ): Promise<LoadResult> {
   const next = opPicker(workload, target.instances);
   const { bearer, ids } = target;
@@ -52,6 +55,7 @@ export function runAutocannon(
         url: target.url,
         connections: workload.connections,
         ...("seconds" in limit ? { duration: limit.seconds } : { amount: limit.amount }),
+        ...(limit.rate ? { overallRate: limit.rate } : {}),
         timeout: 30,
         // autocannon notices the end of `duration` only on this tick (default 1 s).
         sampleInt: 50,

@@ -3,7 +3,14 @@
 import { ConflictError, createCairnClient } from "@cairn/client";
 import { fastToken, instanceId, median, randomInt, sleep } from "./common.ts";
 import { createDatabase, dropDatabase, type PgServer, seed, withClient } from "./db.ts";
-import { type Measured, measure, runAutocannon, runEachInstanceOnce, type Target } from "./load.ts";
+import {
+  type LoadResult,
+  type Measured,
+  measure,
+  runAutocannon,
+  runEachInstanceOnce,
+  type Target,
+} from "./load.ts";
 import { sampleProc } from "./procs.ts";
 import { type Summary, summarize } from "./report.ts";
 import { type RunningVariant, startServer } from "./servers.ts";
@@ -338,5 +345,94 @@ export async function w4(
     await Promise.all(servers.map((s) => s.child.stop()));
     await sleep(100);
     await dropDatabase(ctx.pg, name).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// --w7
+
+export interface W7Row {
+  variant: "B2" | "P";
+  /** W3 c=32 ops/s of this variant, measured in this phase (median of the rounds). */
+  peakOpsPerSec: number;
+  /** Half of the peak: the offered rate over all connections. */
+  offeredPerSec: number;
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+export interface W7Result {
+  connections: number;
+  seconds: number;
+  rows: W7Row[];
+}
+
+/**
+ * W7: many connections at half of each variant's own peak (W3 mix). autocannon paces the requests
+ * (overallRate): a closed loop held to a rate, the nearest the prescribed load generator comes to an open
+ * loop; latency is from each request's send, so a stalled server shows in p99 as long as the rate holds.
+ */
+export async function w7(
+  ctx: PhaseContext,
+  options: { connections: number; rounds: number; seconds: number },
+): Promise<W7Result> {
+  const ready = { bearer: ctx.target.bearer[0]!, taskInstanceId: ctx.target.ids[0]! };
+  const [b2, p] = await Promise.all([
+    startServer("B2", { databaseUrl: ctx.databaseUrl, ...ready }),
+    startServer("P", { databaseUrl: ctx.databaseUrl, ...ready }),
+  ]);
+  const servers = [b2, p];
+  try {
+    const wide: Workload = {
+      ...ctx.w3,
+      id: `W7 W3 mix c=${options.connections}`,
+      connections: options.connections,
+    };
+    const peaks = new Map<RunningVariant, number[]>();
+    for (const server of servers)
+      await runAutocannon({ ...ctx.target, url: server.url }, ctx.w3, { seconds: 1 });
+    for (let round = 0; round < options.rounds; round++) {
+      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+        const m = await runAutocannon({ ...ctx.target, url: server.url }, ctx.w3, {
+          seconds: options.seconds,
+        });
+        peaks.set(server, [...(peaks.get(server) ?? []), (m.ops * 1000) / m.elapsedMs]);
+      }
+    }
+    const cells = new Map<RunningVariant, LoadResult[]>();
+    for (let round = 0; round < options.rounds; round++) {
+      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+        const rate = Math.round(median(peaks.get(server)!) / 2);
+        ctx.log(
+          `W7: ${server.kind} ${options.connections} connections at ${rate} req/s (round ${round + 1})`,
+        );
+        const m = await runAutocannon({ ...ctx.target, url: server.url }, wide, {
+          seconds: options.seconds,
+          rate,
+        });
+        cells.set(server, [...(cells.get(server) ?? []), m]);
+      }
+    }
+    return {
+      connections: options.connections,
+      seconds: options.seconds,
+      rows: servers.map((server) => {
+        const runs = cells.get(server)!;
+        const peak = median(peaks.get(server)!);
+        return {
+          variant: server.kind as "B2" | "P",
+          peakOpsPerSec: peak,
+          offeredPerSec: Math.round(peak / 2),
+          opsPerSec: median(runs.map((r) => (r.ops * 1000) / r.elapsedMs)),
+          p50: median(runs.map((r) => r.p50)),
+          p99: median(runs.map((r) => r.p99)),
+          errors: runs.reduce((n, r) => n + r.errors, 0),
+        };
+      }),
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.child.stop()));
   }
 }

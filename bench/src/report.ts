@@ -100,7 +100,7 @@ export function formatTable(summaries: Summary[], ratioRows: Ratio[]): string {
   const lines: string[] = [];
   const header = [
     padEnd("workload", 22),
-    padEnd("variant", 7),
+    padEnd("variant", 9),
     pad("ops/s", 9),
     pad("p50 ms", 8),
     pad("p99 ms", 8),
@@ -119,7 +119,7 @@ export function formatTable(summaries: Summary[], ratioRows: Ratio[]): string {
       lines.push(
         [
           padEnd(first ? workload : "", 22),
-          padEnd(s.variant, 7),
+          padEnd(s.variant, 9),
           pad(num(s.opsPerSec), 9),
           pad(num(s.p50, 2), 8),
           pad(num(s.p99, 2), 8),
@@ -138,7 +138,7 @@ export function formatTable(summaries: Summary[], ratioRows: Ratio[]): string {
       lines.push(
         [
           padEnd("", 22),
-          padEnd("P/B2", 7),
+          padEnd("P/B2", 9),
           pad(ratio(r.ops), 9),
           pad(ratio(r.p50), 8),
           pad(ratio(r.p99), 8),

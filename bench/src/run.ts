@@ -1,6 +1,7 @@
 // `pnpm bench`: Cairn (P) beside two baselines (B1 raw pg in-process loop, B2 bare node:http + pg), on a
 // fresh PostgreSQL database, interleaved and repeated; prints medians, P/B2 ratios and the issue's
-// targets, and writes everything as JSON to bench/results/. See bench/README.md.
+// targets, and writes everything as JSON to bench/results/. With --adapters, also Cairn on tRPC's Fastify
+// adapter (P-fastify) beside P. See bench/README.md.
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -24,6 +25,7 @@ import {
   soak,
   type W4Result,
   w4,
+  w7,
 } from "./phases.ts";
 import { killAllNow, REPO_ROOT, stopAll } from "./procs.ts";
 import { formatProfile, type ProfileSummary, summarizeProfile } from "./profile.ts";
@@ -53,7 +55,10 @@ const USAGE = `pnpm bench [options]
   --no-table           skip the interleaved table (run only the phases below)
   --no-statements      skip the SQL-statements-per-operation sampling
   --log-cost / --no-log-cost   add (or not) "P+log" (LOG_LEVEL=info) for W1/W2 at c=32
+  --adapters           add "P-fastify" (the same router through tRPC's Fastify adapter) to W1, W2 hit,
+                       W3 and W6 batch 50, and print fastify/standalone ratios
   --w4[=instances]     W4: get/put latency at 10 k rows vs 5 M rows (1 M instances × 5 keys)
+  --w7[=connections]   W7: 256 (or N) connections paced at half of each variant's own W3 peak: p50/p99
   --soak[=minutes]     W9: W3 against a fresh Cairn server for 10 (or N) minutes, RSS every 10 s
   --scale-out[=secs]   two Cairn servers on one database: W3 on both + compare-and-set counters
   --profile[=secs]     run W1 c=32 against a Cairn server started with --cpu-prof; top self time
@@ -69,7 +74,9 @@ interface Args {
   table: boolean;
   statements: boolean;
   logCost: boolean;
+  adapters: boolean;
   w4: number | null;
+  w7: number | null;
   soak: number | null;
   scaleOut: number | null;
   profile: number | null;
@@ -94,7 +101,9 @@ function parseArgs(argv: string[]): Args {
     "no-statements",
     "log-cost",
     "no-log-cost",
+    "adapters",
     "w4",
+    "w7",
     "soak",
     "scale-out",
     "profile",
@@ -126,13 +135,25 @@ function parseArgs(argv: string[]): Args {
     table: !flags.has("no-table"),
     statements: !flags.has("no-statements"),
     logCost: flags.has("log-cost") || (!quick && !flags.has("no-log-cost")),
+    adapters: flags.has("adapters"),
     w4: optional("w4", 1_000_000),
+    w7: optional("w7", 256),
     soak: optional("soak", 10),
     scaleOut: optional("scale-out", quick ? 5 : 20),
     profile: optional("profile", 10),
     keepDb: flags.has("keep-db"),
   };
 }
+
+/** The rows where --adapters adds P-fastify beside P. */
+const ADAPTER_ROWS = [
+  "W1 put c=1",
+  "W1 put c=32",
+  "W2 get hit c=1",
+  "W2 get hit c=32",
+  "W3 90/10 c=32",
+  "W6 batch 50 (keys/s)",
+];
 
 const log = (line: string) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -185,8 +206,10 @@ async function main(): Promise<void> {
   // A hard bound on the whole run, whatever happens.
   const budgetMinutes =
     (args.quick ? 4 : 25) +
+    (args.adapters ? (args.quick ? 1 : 3) : 0) +
     (args.soak ?? 0) +
     (args.w4 ? 20 : 0) +
+    (args.w7 ? 3 : 0) +
     (args.scaleOut ?? 0) / 60 +
     (args.profile ?? 0) / 60;
   setTimeout(() => {
@@ -230,6 +253,9 @@ async function main(): Promise<void> {
       if (w.id === "W1 put c=32" || w.id === "W2 get hit c=32") w.variants = [...w.variants, "P+log"];
     }
   }
+  if (args.adapters) {
+    for (const w of workloads) if (ADAPTER_ROWS.includes(w.id)) w.variants = [...w.variants, "P-fastify"];
+  }
   const byId = (id: string) => mainWorkloads(args.instances).find((w) => w.id === id)!;
 
   const result: Record<string, unknown> = {
@@ -264,18 +290,30 @@ async function main(): Promise<void> {
   let summaries: Summary[] = [];
   if (args.table && workloads.length > 0) {
     const variantsUsed = new Set(workloads.flatMap((w) => w.variants));
-    log("starting B1 (raw pg loop), B2 (node:http + pg) and P (Cairn) as separate processes");
+    log(
+      `starting B1 (raw pg loop), B2 (node:http + pg) and P (Cairn)${variantsUsed.has("P-fastify") ? ", P-fastify (Cairn on Fastify)" : ""} as separate processes`,
+    );
     const started: Partial<Record<VariantId, RunningVariant>> = {};
-    const [b1, b2, p, plog] = await Promise.all([
+    const [b1, b2, p, plog, pfastify] = await Promise.all([
       startB1(databaseUrl, args.instances),
       startServer("B2", { databaseUrl, ...ready }),
       startServer("P", { databaseUrl, ...ready }),
       variantsUsed.has("P+log") ? startServer("P", { databaseUrl, ...ready, logLevel: "info" }) : undefined,
+      variantsUsed.has("P-fastify") ? startServer("P-fastify", { databaseUrl, ...ready }) : undefined,
     ]);
-    Object.assign(started, { B1: b1, B2: b2, P: p, ...(plog ? { "P+log": plog } : {}) });
+    Object.assign(started, {
+      B1: b1,
+      B2: b2,
+      P: p,
+      ...(plog ? { "P+log": plog } : {}),
+      ...(pfastify ? { "P-fastify": pfastify } : {}),
+    });
     result.coldStart = {
       B2: { healthyMs: b2.healthyMs, firstPutMs: b2.firstPutMs },
       P: { healthyMs: p.healthyMs, firstPutMs: p.firstPutMs },
+      ...(pfastify
+        ? { "P-fastify": { healthyMs: pfastify.healthyMs, firstPutMs: pfastify.firstPutMs } }
+        : {}),
     };
     const runCell = async (variant: VariantId, w: Workload, seconds: number): Promise<LoadResult> => {
       const v = started[variant]!;
@@ -298,8 +336,8 @@ async function main(): Promise<void> {
     const warmSeconds = args.quick ? 1 : 3;
     log(`warming up every variant (${warmSeconds} s of W3 each)`);
     for (const variant of variantsUsed) await runCell(variant, warm, warmSeconds);
-    for (const variant of ["B2", "P"] as const) {
-      const w6 = workloads.find((w) => w.kind === "batch");
+    for (const variant of ["B2", "P", "P-fastify"] as const) {
+      const w6 = workloads.find((w) => w.kind === "batch" && w.variants.includes(variant));
       if (w6) await runCell(variant, w6, 0.5);
     }
 
@@ -327,6 +365,7 @@ async function main(): Promise<void> {
     result.summaries = summaries;
     result.ratios = ratios(summaries);
     result.logCostRatios = ratios(summaries, "P+log", "P");
+    result.adapterRatios = ratios(summaries, "P-fastify", "P");
 
     out("");
     out(
@@ -335,6 +374,10 @@ async function main(): Promise<void> {
     out(
       "B1 raw pg loop (pool 10, ≤16 in flight) · B2 bare node:http + pg, same wire and SQL · P Cairn server (LOG_LEVEL=warn)",
     );
+    if (pfastify)
+      out(
+        "P-fastify: the same router, context and metrics through tRPC's Fastify adapter (no request logging)",
+      );
     out(
       "srv µs/op: CPU of the process under test per op · pg µs/op: CPU of the PostgreSQL backends · gen µs/op: load generator",
     );
@@ -352,6 +395,21 @@ async function main(): Promise<void> {
           `  ${r.workload.padEnd(20)} ops ${ratio(r.ops)}  p50 ${ratio(r.p50)}  server CPU/op ${ratio(r.serverCpu)}`,
         );
     }
+    const adapterRatios = result.adapterRatios as ReturnType<typeof ratios>;
+    if (adapterRatios.length > 0) {
+      out("");
+      out("Adapters (P-fastify: tRPC's Fastify adapter, vs P: the standalone adapter on node:http):");
+      for (const r of adapterRatios) {
+        const peak = (v: VariantId) =>
+          num(
+            summaries.find((x) => x.workload === r.workload && x.variant === v)?.peakRssMb ?? Number.NaN,
+            1,
+          );
+        out(
+          `  ${r.workload.padEnd(20)} fastify/standalone: ops ${ratio(r.ops)}  p50 ${ratio(r.p50)}  server CPU/op ${ratio(r.serverCpu)}  peak MB ${peak("P-fastify")} vs ${peak("P")}`,
+        );
+      }
+    }
     const batchCheck = cells.filter((c) => c.m.serverCallsPerRequest !== undefined);
     if (batchCheck.length > 0) {
       out("");
@@ -366,7 +424,7 @@ async function main(): Promise<void> {
     }
     out("");
     out(
-      `Cold start (spawn → first successful put): P ${num(p.firstPutMs)} ms (healthy ${num(p.healthyMs)} ms), B2 ${num(b2.firstPutMs)} ms`,
+      `Cold start (spawn → first successful put): P ${num(p.firstPutMs)} ms (healthy ${num(p.healthyMs)} ms), B2 ${num(b2.firstPutMs)} ms${pfastify ? `, P-fastify ${num(pfastify.firstPutMs)} ms (healthy ${num(pfastify.healthyMs)} ms)` : ""}`,
     );
   }
 
@@ -487,6 +545,23 @@ async function main(): Promise<void> {
       : "not run (--scale-out)",
     pass: scale ? scale.ok : null,
   });
+
+  if (args.w7 !== null) {
+    const seconds = Math.max(args.seconds, 2);
+    log(
+      `W7: ${args.w7} connections at half of each variant's W3 peak, ${args.rounds} rounds of ${seconds} s`,
+    );
+    const w7Result = await w7(phaseCtx, { connections: args.w7, rounds: args.rounds, seconds });
+    result.w7 = w7Result;
+    out("");
+    out(
+      `W7: W3 mix over ${w7Result.connections} connections, paced (autocannon overallRate) at half of each variant's own W3 c=32 peak, medians of ${args.rounds} rounds:`,
+    );
+    for (const r of w7Result.rows)
+      out(
+        `  ${r.variant.padEnd(3)} peak ${num(r.peakOpsPerSec)} ops/s, offered ${num(r.offeredPerSec)}/s, served ${num(r.opsPerSec)}/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.errors} errors`,
+      );
+  }
 
   let w4Result: W4Result | undefined;
   if (args.w4 !== null) {

@@ -1,15 +1,16 @@
-// Starting the HTTP variants as their own processes: B2 (baseline-server.ts) and P (the real Cairn server,
-// apps/server/src/main.ts), each ready when it has answered a real put; and the B1 worker.
+// Starting the HTTP variants as their own processes: B2 (baseline-server.ts), P (the real Cairn server,
+// apps/server/src/main.ts) and P-fastify (the same router through tRPC's Fastify adapter,
+// fastify-server.ts), each ready when it has answered a real put; and the B1 worker.
 import { fileURLToPath } from "node:url";
 import { freePort, JWT_SECRET, sleep } from "./common.ts";
 import { type Child, REPO_ROOT, spawnNode } from "./procs.ts";
 
-export type ServerKind = "B2" | "P";
+export type ServerKind = "B2" | "P" | "P-fastify";
 
 export interface RunningVariant {
   kind: ServerKind | "B1";
   child: Child;
-  /** HTTP base URL (B2, P). */
+  /** HTTP base URL (B2, P, P-fastify). */
   url: string;
   /** Spawn to first /healthz answer, ms. */
   healthyMs: number;
@@ -20,13 +21,15 @@ export interface RunningVariant {
 const BASELINE = fileURLToPath(new URL("./baseline-server.ts", import.meta.url));
 const B1_WORKER = fileURLToPath(new URL("./b1-worker.ts", import.meta.url));
 const CAIRN_MAIN = `${REPO_ROOT}apps/server/src/main.ts`;
+const FASTIFY_SERVER = fileURLToPath(new URL("./fastify-server.ts", import.meta.url));
+const SCRIPTS: Record<ServerKind, string> = { B2: BASELINE, P: CAIRN_MAIN, "P-fastify": FASTIFY_SERVER };
 
 export interface StartOptions {
   databaseUrl: string;
   /** A `Bearer …` header and its task instance, for the readiness put. */
   bearer: string;
   taskInstanceId: string;
-  /** P only: Cairn's LOG_LEVEL (default warn: no per-request line). */
+  /** P and P-fastify: Cairn's LOG_LEVEL (default warn: no per-request line; P-fastify logs no requests). */
   logLevel?: string;
   nodeArgs?: string[];
   port?: number;
@@ -41,13 +44,13 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
     PORT: String(port),
     HOST: "127.0.0.1",
   };
-  if (kind === "P") {
+  if (kind === "P" || kind === "P-fastify") {
     env.LOG_LEVEL = options.logLevel ?? "warn";
     // The orchestrator migrated the database; two replicas must not race the schema engine either.
     env.CAIRN_MIGRATE_ON_START = "false";
   }
   const started = performance.now();
-  const child = spawnNode(kind === "P" ? CAIRN_MAIN : BASELINE, { env, nodeArgs: options.nodeArgs ?? [] });
+  const child = spawnNode(SCRIPTS[kind], { env, nodeArgs: options.nodeArgs ?? [] });
   let healthyMs = Number.NaN;
   const deadline = started + 60_000;
   let exitCode: number | null | undefined;

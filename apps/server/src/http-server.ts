@@ -17,8 +17,8 @@ export interface ServerOptions {
   metrics?: Metrics | undefined;
 }
 
-// Each request's own logger (carrying its request id), for the lines tRPC's error hook writes.
-const requestLoggers = new WeakMap<http.IncomingMessage, Logger>();
+// Each request's id, for the lines tRPC's error hook writes.
+const requestIds = new WeakMap<http.IncomingMessage, string>();
 
 export interface RunningServer {
   url: string;
@@ -42,20 +42,26 @@ export function createServer(options: ServerOptions): http.Server {
       }),
     onError: ({ error, path, req }) => {
       if (error.code !== "INTERNAL_SERVER_ERROR") return;
-      (requestLoggers.get(req) ?? logger).error({ err: error.cause ?? error, path }, "internal error");
+      logger.error({ reqId: requestIds.get(req), err: error.cause ?? error, path }, "internal error");
     },
   });
 
+  // Below info there is no request line: no timer, listener or child logger per request (a hot-path cost).
+  const logRequests = logger.isLevelEnabled("info");
   return http.createServer((req, res) => {
-    const started = process.hrtime.bigint();
     const requestId = headerValue(req.headers["x-request-id"]) ?? randomUUID();
-    const log = logger.child({ reqId: requestId });
-    requestLoggers.set(req, log);
+    requestIds.set(req, requestId);
     res.setHeader("x-request-id", requestId);
-    res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, url: req.url?.split("?")[0], status: res.statusCode, ms }, "request");
-    });
+    if (logRequests) {
+      const started = process.hrtime.bigint();
+      res.on("finish", () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        logger.info(
+          { reqId: requestId, method: req.method, url: req.url?.split("?")[0], status: res.statusCode, ms },
+          "request",
+        );
+      });
+    }
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     if (path.startsWith("/trpc/")) return trpc(req, res);
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
@@ -66,7 +72,7 @@ export function createServer(options: ServerOptions): http.Server {
           res.end(text);
         },
         (error: unknown) => {
-          log.error({ err: error }, "metrics failed");
+          logger.error({ reqId: requestId, err: error }, "metrics failed");
           sendJson(res, 500, { error: "metrics failed" });
         },
       );
@@ -76,7 +82,7 @@ export function createServer(options: ServerOptions): http.Server {
       db.ping().then(
         () => sendJson(res, 200, { status: "ready" }),
         (error: unknown) => {
-          log.warn({ err: error }, "readiness check failed: database does not answer");
+          logger.warn({ reqId: requestId, err: error }, "readiness check failed: database does not answer");
           sendJson(res, 503, { status: "database unavailable" });
         },
       );
