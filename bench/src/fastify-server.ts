@@ -38,6 +38,7 @@ const api: ApiConfig = {
   defaultRetentionDays: config.defaultRetentionDays,
   defaultTokenTtlSeconds: config.tokenTtlSeconds,
   clearOnSuccess: config.clearOnSuccess,
+  tokenCacheSize: config.tokenCacheSize,
 };
 const metrics = createMetrics();
 

@@ -62,6 +62,7 @@ const USAGE = `pnpm bench [options]
   --soak[=minutes]     W9: W3 against a fresh Cairn server for 10 (or N) minutes, RSS every 10 s
   --scale-out[=secs]   two Cairn servers on one database: W3 on both + compare-and-set counters
   --profile[=secs]     run W1 c=32 against a Cairn server started with --cpu-prof; top self time
+  --profile-workload=ID   the table row to profile instead (e.g. "W2 get hit c=32")
   --keep-db            do not drop the benchmark database at the end
 Env: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres; loopback only)`;
 
@@ -80,6 +81,7 @@ interface Args {
   soak: number | null;
   scaleOut: number | null;
   profile: number | null;
+  profileWorkload: string;
   keepDb: boolean;
 }
 
@@ -107,6 +109,7 @@ function parseArgs(argv: string[]): Args {
     "soak",
     "scale-out",
     "profile",
+    "profile-workload",
     "keep-db",
     "help",
   ];
@@ -141,6 +144,10 @@ function parseArgs(argv: string[]): Args {
     soak: optional("soak", 10),
     scaleOut: optional("scale-out", quick ? 5 : 20),
     profile: optional("profile", 10),
+    profileWorkload:
+      typeof flags.get("profile-workload") === "string"
+        ? (flags.get("profile-workload") as string)
+        : "W1 put c=32",
     keepDb: flags.has("keep-db"),
   };
 }
@@ -516,7 +523,7 @@ async function main(): Promise<void> {
   };
 
   if (args.profile !== null) {
-    result.profile = await profilePhase(phaseCtx, args.profile, runId);
+    result.profile = await profilePhase(phaseCtx, args.profile, runId, args.profileWorkload);
   }
   let scale: ScaleOutResult | undefined;
   if (args.scaleOut !== null) {
@@ -634,10 +641,18 @@ async function main(): Promise<void> {
   out(`Total ${((performance.now() - runStarted) / 1000).toFixed(0)} s`);
 }
 
-async function profilePhase(ctx: PhaseContext, seconds: number, runId: string): Promise<ProfileSummary> {
+async function profilePhase(
+  ctx: PhaseContext,
+  seconds: number,
+  runId: string,
+  workloadId: string,
+): Promise<ProfileSummary> {
   const dir = fileURLToPath(new URL(`../results/cpu-profile-${runId}/`, import.meta.url));
   mkdirSync(dir, { recursive: true });
-  log(`profiling Cairn under W1 c=32 for ${seconds} s (node --cpu-prof → ${dir})`);
+  const workload = mainWorkloads(ctx.target.instances).find((w) => w.id === workloadId);
+  if (!workload || workload.kind === "batch")
+    throw new Error(`--profile-workload: no single-call row "${workloadId}"`);
+  log(`profiling Cairn under ${workloadId} for ${seconds} s (node --cpu-prof → ${dir})`);
   const spawned = performance.now();
   const server = await startServer("P", {
     databaseUrl: ctx.databaseUrl,
@@ -645,11 +660,10 @@ async function profilePhase(ctx: PhaseContext, seconds: number, runId: string): 
     taskInstanceId: ctx.target.ids[0]!,
     nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
   });
-  const w1 = mainWorkloads(ctx.target.instances).find((w) => w.id === "W1 put c=32")!;
-  await runAutocannon({ ...ctx.target, url: server.url }, w1, { seconds: 2 }); // warm
+  await runAutocannon({ ...ctx.target, url: server.url }, workload, { seconds: 2 }); // warm
   const skipMs = performance.now() - spawned;
   const m = await measure(server.child.pid, ctx.database, () =>
-    runAutocannon({ ...ctx.target, url: server.url }, w1, { seconds }),
+    runAutocannon({ ...ctx.target, url: server.url }, workload, { seconds }),
   );
   await server.child.stop(); // graceful exit writes the profile
   const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
@@ -657,7 +671,7 @@ async function profilePhase(ctx: PhaseContext, seconds: number, runId: string): 
   const summary = summarizeProfile(`${dir}${files[0]}`, skipMs);
   out("");
   out(
-    `CPU profile of the Cairn server under W1 put c=32 (${num(m.opsPerSec)} ops/s while profiled, ${num(m.serverCpuUsPerOp)} µs CPU/op), ${dir.replace(REPO_ROOT, "")}${files[0]}:`,
+    `CPU profile of the Cairn server under ${workloadId} (${num(m.opsPerSec)} ops/s while profiled, ${num(m.serverCpuUsPerOp)} µs CPU/op), ${dir.replace(REPO_ROOT, "")}${files[0]}:`,
   );
   out(formatProfile(summary));
   return summary;

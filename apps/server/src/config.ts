@@ -29,6 +29,7 @@ const ZEnv = z.object({
   CAIRN_CLEAR_ON_SUCCESS: ZBoolean.default(false),
   CAIRN_CLEANUP_INTERVAL_SECONDS: ZWhole(0, 7 * 86_400).default(300),
   CAIRN_CLEANUP_BATCH_SIZE: ZWhole(1, 100_000).default(1000),
+  CAIRN_TOKEN_CACHE_SIZE: ZWhole(0, 10_000_000).default(100_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -69,6 +70,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     /** 0 turns the automatic cleanup off (for example when one replica of many should run it). */
     cleanupIntervalSeconds: c.CAIRN_CLEANUP_INTERVAL_SECONDS,
     cleanupBatchSize: c.CAIRN_CLEANUP_BATCH_SIZE,
+    tokenCacheSize: c.CAIRN_TOKEN_CACHE_SIZE,
     logLevel: c.LOG_LEVEL,
   };
 }

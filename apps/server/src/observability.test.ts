@@ -459,6 +459,7 @@ describe("configuration of the cleanup and clear-on-success", () => {
       cleanupBatchSize: 1000,
       clearOnSuccess: false,
       defaultRetentionDays: 30,
+      tokenCacheSize: 100_000,
     });
   });
 
@@ -469,8 +470,10 @@ describe("configuration of the cleanup and clear-on-success", () => {
         CAIRN_CLEANUP_BATCH_SIZE: "50",
         CAIRN_CLEAR_ON_SUCCESS: "true",
         CAIRN_DEFAULT_RETENTION_DAYS: "0",
+        CAIRN_TOKEN_CACHE_SIZE: "0",
       }),
     ).toMatchObject({
+      tokenCacheSize: 0,
       cleanupIntervalSeconds: 0,
       cleanupBatchSize: 50,
       clearOnSuccess: true,
@@ -481,6 +484,7 @@ describe("configuration of the cleanup and clear-on-success", () => {
       { CAIRN_CLEANUP_INTERVAL_SECONDS: "often" },
       { CAIRN_CLEANUP_BATCH_SIZE: "0" },
       { CAIRN_CLEAR_ON_SUCCESS: "maybe" },
+      { CAIRN_TOKEN_CACHE_SIZE: "-5" },
     ]) {
       expect(() => parseConfig(env), JSON.stringify(env)).toThrow(ConfigError);
     }

@@ -39,6 +39,7 @@ export async function serve(): Promise<void> {
     defaultRetentionDays: config.defaultRetentionDays,
     defaultTokenTtlSeconds: config.tokenTtlSeconds,
     clearOnSuccess: config.clearOnSuccess,
+    tokenCacheSize: config.tokenCacheSize,
   };
   const metrics = createMetrics();
   const running = await startServer({

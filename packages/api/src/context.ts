@@ -15,6 +15,8 @@ export interface ApiConfig {
   defaultTokenTtlSeconds: number;
   /** CAIRN_CLEAR_ON_SUCCESS: delete a task's state when it is set to success. */
   clearOnSuccess: boolean;
+  /** CAIRN_TOKEN_CACHE_SIZE: verified tokens remembered (each ~0.5 KB); 0 verifies every call. */
+  tokenCacheSize: number;
 }
 
 export const defaultApiConfig = {
@@ -22,6 +24,7 @@ export const defaultApiConfig = {
   defaultRetentionDays: 30,
   defaultTokenTtlSeconds: 24 * 60 * 60,
   clearOnSuccess: false,
+  tokenCacheSize: 100_000,
 } satisfies Omit<ApiConfig, "tokenKeys">;
 
 /** One finished procedure call, for metrics. */
@@ -81,7 +84,7 @@ export function createContextFromToken(opts: {
     observer: opts.observer,
     authenticate: () => {
       if (opts.token === undefined) return Promise.reject(missingToken());
-      principal ??= verifyTokenCached(opts.config.tokenKeys, opts.token);
+      principal ??= verifyTokenCached(opts.config.tokenKeys, opts.token, opts.config.tokenCacheSize);
       return principal;
     },
   };
