@@ -19,7 +19,7 @@ export function isStorableText(text: string): boolean {
 }
 
 export const ZTaskInstanceId = z
-  .string()
+  .string({ error: "taskInstanceId is required (a UUID)" })
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "taskInstanceId must be a UUID")
   .transform((id) => id.toLowerCase());
 
