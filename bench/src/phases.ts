@@ -221,7 +221,7 @@ export interface W4Result {
   growth: { workload: string; variant: string; p50: number; p99: number; ops: number }[];
 }
 
-/** Distinct task instances (callers) in W4's large phase: under the 10 k tokens P's cache keeps. */
+/** Distinct task instances (callers) in W4's large phase: well under the tokens P's cache keeps (100 k). */
 const W4_CALLERS = 8_000;
 
 export async function w4(
@@ -288,7 +288,7 @@ export async function w4(
         await runAutocannon({ ...small, url: server.url }, w, { seconds: 1 });
       }
     }
-    // Every caller once on each server: P's verified-token cache (10 k entries) and B2 then do the same
+    // Every caller once on each server: P's verified-token cache and B2 then do the same
     // per-request auth work in both phases, so only the table size differs between them.
     const primeEveryCaller = async (target: Omit<Target, "url">) => {
       for (const server of [b2, p]) {
@@ -313,7 +313,7 @@ export async function w4(
     ctx.log(`W4: ${largeRows.toLocaleString()} rows after ${seedSeconds.toFixed(0)} s: measuring`);
     // Reads and writes spread over a uniform sample of all instances; the 40 k rows they touch are
     // scattered over the whole table and its index (far more pages than shared_buffers holds). The sample
-    // stays under P's token cache (10 k callers), as in the small phase: more distinct callers than that
+    // stays under P's token cache, as in the small phase: more distinct callers than that
     // cost P a JWT check per request whatever the table size, which is not what W4 measures.
     const sample = new Set<number>();
     const sampleSize = Math.min(W4_CALLERS, options.largeInstances);
