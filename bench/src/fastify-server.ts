@@ -9,16 +9,9 @@
 //
 // Env: as apps/server (DATABASE_URL, CAIRN_JWT_SECRET, PORT, HOST, CAIRN_MAX_BODY_BYTES, …).
 import { randomUUID } from "node:crypto";
-import {
-  type ApiConfig,
-  type AppRouter,
-  appRouter,
-  bearerToken,
-  createContextFromToken,
-  tokenKeys,
-} from "@cairn/api";
+import { type AppRouter, appRouter, bearerToken, createContextFromToken } from "@cairn/api";
 import { openDatabase } from "@cairn/db";
-import { parseConfig } from "@cairn/server";
+import { apiConfigFrom, parseConfig } from "@cairn/server";
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import Fastify from "fastify";
 import { boundHeapGrowth } from "../../apps/server/src/heap.ts";
@@ -32,14 +25,7 @@ if (!config.databaseUrl || !config.jwtSecret) {
   process.exit(1);
 }
 const db = await openDatabase({ url: config.databaseUrl, poolSize: config.dbPoolSize });
-const api: ApiConfig = {
-  tokenKeys: tokenKeys(config.jwtSecret),
-  maxValueBytes: config.maxValueBytes,
-  defaultRetentionDays: config.defaultRetentionDays,
-  defaultTokenTtlSeconds: config.tokenTtlSeconds,
-  clearOnSuccess: config.clearOnSuccess,
-  tokenCacheSize: config.tokenCacheSize,
-};
+const api = apiConfigFrom(config, config.jwtSecret);
 const metrics = createMetrics();
 
 const app = Fastify({

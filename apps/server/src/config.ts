@@ -1,4 +1,5 @@
 // Server configuration from the environment, validated once at start (bad config: a clear message, exit 1).
+import { type ApiConfig, tokenKeys } from "@cairn/api";
 import { z } from "zod";
 
 const ZBoolean = z
@@ -72,5 +73,17 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     cleanupBatchSize: c.CAIRN_CLEANUP_BATCH_SIZE,
     tokenCacheSize: c.CAIRN_TOKEN_CACHE_SIZE,
     logLevel: c.LOG_LEVEL,
+  };
+}
+
+/** The API's part of the configuration, with the JWT secret in use (configured or embedded). */
+export function apiConfigFrom(config: ServerConfig, secret: string): ApiConfig {
+  return {
+    tokenKeys: tokenKeys(secret),
+    maxValueBytes: config.maxValueBytes,
+    defaultRetentionDays: config.defaultRetentionDays,
+    defaultTokenTtlSeconds: config.tokenTtlSeconds,
+    clearOnSuccess: config.clearOnSuccess,
+    tokenCacheSize: config.tokenCacheSize,
   };
 }

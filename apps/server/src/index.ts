@@ -1,2 +1,2 @@
-export { ConfigError, parseConfig, type ServerConfig } from "./config.ts";
+export { apiConfigFrom, ConfigError, parseConfig, type ServerConfig } from "./config.ts";
 export { createServer, type RunningServer, type ServerOptions, startServer } from "./http-server.ts";

@@ -1,9 +1,9 @@
 // `pnpm start` / `cairn serve`: configuration, database (migrated), HTTP server, cleanup loop, graceful SIGTERM.
-import { signToken, tokenKeys } from "@cairn/api";
+import { signToken } from "@cairn/api";
 import { openDatabase } from "@cairn/db";
 import pino from "pino";
 import { startCleanupLoop } from "./cleanup-loop.ts";
-import { ConfigError, parseConfig } from "./config.ts";
+import { apiConfigFrom, ConfigError, parseConfig } from "./config.ts";
 import { loadOrCreateSecret } from "./embedded-secret.ts";
 import { boundHeapGrowth } from "./heap.ts";
 import { startServer } from "./http-server.ts";
@@ -33,14 +33,7 @@ export async function serve(): Promise<void> {
   logger.info({ database: db.location, kind: db.kind, migrated: config.migrateOnStart }, "database open");
 
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir)).secret;
-  const api = {
-    tokenKeys: tokenKeys(secret),
-    maxValueBytes: config.maxValueBytes,
-    defaultRetentionDays: config.defaultRetentionDays,
-    defaultTokenTtlSeconds: config.tokenTtlSeconds,
-    clearOnSuccess: config.clearOnSuccess,
-    tokenCacheSize: config.tokenCacheSize,
-  };
+  const api = apiConfigFrom(config, secret);
   const metrics = createMetrics();
   const running = await startServer({
     db,
