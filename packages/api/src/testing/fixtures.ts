@@ -19,6 +19,16 @@ export function unique(prefix: string): string {
   return `${prefix}_${randomUUID().slice(0, 8)}`;
 }
 
+/** Where fixtures().newTask puts its task instance: a new dag run unless dagId/runId name one. */
+export interface NewTaskOptions {
+  dagId?: string;
+  runId?: string;
+  taskId?: string;
+  mapIndex?: number;
+  inlets?: AssetRef[];
+  outlets?: AssetRef[];
+}
+
 export function fixtures(getDb: () => Database, config: ApiConfig = testConfig()) {
   const admin = () =>
     createCaller(createContextInner({ db: getDb(), config, principal: { scope: "admin", sub: "test" } }));
@@ -37,16 +47,7 @@ export function fixtures(getDb: () => Database, config: ApiConfig = testConfig()
   const anonymous = () => createCaller(createContextInner({ db: getDb(), config, principal: null }));
 
   /** A new task instance in a new run (or the given one); returns its id and a caller holding its token. */
-  async function newTask(
-    opts: {
-      dagId?: string;
-      runId?: string;
-      taskId?: string;
-      mapIndex?: number;
-      inlets?: AssetRef[];
-      outlets?: AssetRef[];
-    } = {},
-  ) {
+  async function newTask(opts: NewTaskOptions = {}) {
     const input = {
       dagId: opts.dagId ?? unique("dag"),
       runId: opts.runId ?? unique("run"),

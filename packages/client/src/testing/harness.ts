@@ -4,7 +4,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ApiConfig, type createCaller, signToken, tokenKeys } from "@cairn/api";
-import { fixtures, testConfig } from "@cairn/api/testing";
+import { fixtures, type NewTaskOptions, testConfig } from "@cairn/api/testing";
 import type { Database } from "@cairn/db";
 import { startServer } from "@cairn/server";
 import pino from "pino";
@@ -21,21 +21,14 @@ export async function failure(call: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the call to fail, but it succeeded");
 }
 
-type AssetRef = { name: string } | { uri: string };
-
 export interface TestServer {
   url: string;
   config: ApiConfig;
   admin: ReturnType<typeof createCaller>;
   /** A task instance (new dag run unless given) with an execution token. */
-  newTask(opts?: {
-    dagId?: string;
-    runId?: string;
-    taskId?: string;
-    mapIndex?: number;
-    inlets?: AssetRef[];
-    outlets?: AssetRef[];
-  }): Promise<{ id: string; token: string; dagId: string; runId: string; taskId: string }>;
+  newTask(
+    opts?: NewTaskOptions,
+  ): Promise<{ id: string; token: string; dagId: string; runId: string; taskId: string }>;
   newAsset(): Promise<{ name: string; uri: string }>;
   /** An execution or admin token, signed with the server's secret unless another is given. */
   sign(
