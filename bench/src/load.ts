@@ -32,6 +32,11 @@ export interface Target {
   instances: number;
 }
 
+/** The URL path of a single `taskState.get` (a tRPC query: input as JSON in the query string). */
+function getPath(taskInstanceId: string, key: string): string {
+  return `/trpc/taskState.get?input=${encodeURIComponent(`{"taskInstanceId":"${taskInstanceId}","key":"${key}"}`)}`;
+}
+
 /** Single calls with autocannon; gets are GET /trpc/taskState.get?input=…, sets POST /trpc/taskState.set. */
 export function runAutocannon(
   target: Target,
@@ -76,7 +81,7 @@ export function runAutocannon(
               return {
                 ...req,
                 method: "GET",
-                path: `/trpc/taskState.get?input=${encodeURIComponent(`{"taskInstanceId":"${id}","key":"${op.key}"}`)}`,
+                path: getPath(id, op.key),
                 headers: { authorization: bearer[op.i]! },
                 body: undefined,
               };
@@ -132,10 +137,9 @@ export async function runExactly(target: Target, workload: Workload, amount: num
             headers: { authorization: target.bearer[op.i]!, "content-type": "application/json" },
             body: `{"taskInstanceId":"${id}","key":"${op.key}","value":${op.value}}`,
           })
-        : await fetch(
-            `${target.url}/trpc/taskState.get?input=${encodeURIComponent(`{"taskInstanceId":"${id}","key":"${op.key}"}`)}`,
-            { headers: { authorization: target.bearer[op.i]! } },
-          );
+        : await fetch(`${target.url}${getPath(id, op.key)}`, {
+            headers: { authorization: target.bearer[op.i]! },
+          });
       await response.arrayBuffer();
       if (response.status === expected) {
         ops++;
@@ -155,8 +159,7 @@ export async function runEachInstanceOnce(target: Target, workload: Workload): P
   const loop = async () => {
     while (next < target.instances) {
       const i = next++;
-      const input = encodeURIComponent(`{"taskInstanceId":"${target.ids[i]}","key":"${key}"}`);
-      const response = await fetch(`${target.url}/trpc/taskState.get?input=${input}`, {
+      const response = await fetch(`${target.url}${getPath(target.ids[i]!, key)}`, {
         headers: { authorization: target.bearer[i]! },
       });
       await response.arrayBuffer();

@@ -129,6 +129,7 @@ function parseArgs(argv: string[]): Args {
   };
   const optional = (name: string, fallback: number) => (flags.has(name) ? numberFlag(name, fallback) : null);
   const only = flags.get("only");
+  const profileWorkload = flags.get("profile-workload");
   return {
     quick,
     rounds: Math.round(numberFlag("rounds", 3)),
@@ -144,10 +145,7 @@ function parseArgs(argv: string[]): Args {
     soak: optional("soak", 10),
     scaleOut: optional("scale-out", quick ? 5 : 20),
     profile: optional("profile", 10),
-    profileWorkload:
-      typeof flags.get("profile-workload") === "string"
-        ? (flags.get("profile-workload") as string)
-        : "W1 put c=32",
+    profileWorkload: typeof profileWorkload === "string" ? profileWorkload : "W1 put c=32",
     keepDb: flags.has("keep-db"),
   };
 }
