@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 // `cairn`: the operator's command line (`pnpm cairn <command>` in this repository).
 import { parseArgs } from "node:util";
 import { applyMigrations, openDatabase } from "@cairn/db";
