@@ -1,22 +1,43 @@
-// Server configuration from the environment, validated once at start (bad config: a clear message, exit 1).
+// Server configuration from the environment, validated once at start. A bad value stops the server with a
+// line per variable: its name, the value given (secrets are never echoed) and what is allowed.
 import { type ApiConfig, tokenKeys } from "@cairn/api";
 import { z } from "zod";
 
+const BOOLEANS = ["true", "false", "1", "0", "yes", "no"] as const;
 const ZBoolean = z
-  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .enum(BOOLEANS, { error: "must be true or false (or 1/0, yes/no)" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
-const ZWhole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(min).max(max);
+
+function ZWhole(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const range =
+    max === Number.MAX_SAFE_INTEGER
+      ? `a whole number, ${min} or more`
+      : `a whole number from ${min} to ${max}`;
+  const message = `must be ${range}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(max, message));
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+const oneOf = (values: readonly string[]) => ({ error: `must be one of ${values.join(", ")}` });
 
 const ZEnv = z.object({
-  HOST: z.string().min(1).default("127.0.0.1"),
+  HOST: z
+    .string()
+    .min(1, "must not be empty (e.g. 127.0.0.1, or 0.0.0.0 for every interface)")
+    .default("127.0.0.1"),
   PORT: ZWhole(0, 65_535).default(4000),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL, or unset for the embedded database")
     .optional()
     .or(z.literal("").transform(() => undefined)),
-  CAIRN_DATA_DIR: z.string().min(1).default("./.cairn"),
+  CAIRN_DATA_DIR: z.string().min(1, "must not be empty (default ./.cairn)").default("./.cairn"),
   CAIRN_JWT_SECRET: z
     .string()
     .min(32, "must be at least 32 characters (e.g. openssl rand -base64 48)")
@@ -31,8 +52,14 @@ const ZEnv = z.object({
   CAIRN_CLEANUP_INTERVAL_SECONDS: ZWhole(0, 7 * 86_400).default(300),
   CAIRN_CLEANUP_BATCH_SIZE: ZWhole(1, 100_000).default(1000),
   CAIRN_TOKEN_CACHE_SIZE: ZWhole(0, 10_000_000).default(100_000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CAIRN_SHUTDOWN_TIMEOUT_SECONDS: ZWhole(1, 3600).default(10),
+  CAIRN_SHUTDOWN_DELAY_SECONDS: ZWhole(0, 600).default(0),
+  LOG_LEVEL: z.enum(LOG_LEVELS, oneOf(LOG_LEVELS)).default("info"),
+  LOG_FORMAT: z.enum(LOG_FORMATS, oneOf(LOG_FORMATS)).default("auto"),
 });
+
+/** Variables whose value must never appear in an error message or a log. */
+const SECRET = new Set(["CAIRN_JWT_SECRET", "DATABASE_URL"]);
 
 export type ServerConfig = ReturnType<typeof parseConfig>;
 
@@ -40,16 +67,26 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** `PORT="70000"`, or for a secret only its length. */
+function given(name: string, value: string | undefined): string {
+  if (value === undefined) return name;
+  if (SECRET.has(name)) return `${name} (${value.length} characters, not shown)`;
+  return `${name}=${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;
+}
+
 export function parseConfig(env: Record<string, string | undefined> = process.env) {
   const parsed = ZEnv.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `  ${given(name, env[name])}: ${issue.message}`;
+    });
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   const c = parsed.data;
   if (c.DATABASE_URL && !c.CAIRN_JWT_SECRET) {
     throw new ConfigError(
-      "invalid configuration:\n  CAIRN_JWT_SECRET: required with DATABASE_URL (PostgreSQL); only the embedded database generates one",
+      "invalid configuration:\n  CAIRN_JWT_SECRET: required with DATABASE_URL (PostgreSQL); only the embedded database generates one (e.g. openssl rand -base64 48)",
     );
   }
   return {
@@ -72,7 +109,12 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     cleanupIntervalSeconds: c.CAIRN_CLEANUP_INTERVAL_SECONDS,
     cleanupBatchSize: c.CAIRN_CLEANUP_BATCH_SIZE,
     tokenCacheSize: c.CAIRN_TOKEN_CACHE_SIZE,
+    /** After SIGTERM/SIGINT: how long in-flight requests may take before they are cut (exit code 1). */
+    shutdownTimeoutSeconds: c.CAIRN_SHUTDOWN_TIMEOUT_SECONDS,
+    /** After SIGTERM/SIGINT: how long to keep accepting (readiness 503) before the listener closes. */
+    shutdownDelaySeconds: c.CAIRN_SHUTDOWN_DELAY_SECONDS,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
   };
 }
 

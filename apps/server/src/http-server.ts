@@ -1,8 +1,15 @@
-// The HTTP surface: /trpc (the router, plain JSON), /healthz, /readyz. One log line per request.
+// The HTTP surface: /trpc (the router, plain JSON), /healthz, /readyz, /metrics. One log line per request,
+// responses counted by route and status, and a graceful stop (drain) for SIGTERM.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ApiConfig, appRouter, bearerToken, createContextFromToken } from "@cairn/api";
+import {
+  type ApiConfig,
+  appRouter,
+  bearerToken,
+  type CallObserver,
+  createContextFromToken,
+} from "@cairn/api";
 import type { Database } from "@cairn/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
@@ -13,7 +20,7 @@ export interface ServerOptions {
   api: ApiConfig;
   logger: Logger;
   maxBodyBytes: number;
-  /** Serves GET /metrics and counts procedure calls when given. */
+  /** Serves GET /metrics, counts procedure calls and HTTP responses when given. */
   metrics?: Metrics | undefined;
 }
 
@@ -23,12 +30,52 @@ const requestIds = new WeakMap<http.IncomingMessage, string>();
 export interface RunningServer {
   url: string;
   server: http.Server;
-  /** Stops accepting, lets in-flight requests finish, then resolves. Does not close the database. */
+  /**
+   * First step of a graceful stop, still accepting: /readyz answers 503 and every response from now on
+   * (in flight or new) carries `Connection: close`, so clients move their keep-alive connections away.
+   */
+  startDraining(): void;
+  /**
+   * Graceful stop: drains (above), stops accepting, closes idle keep-alive connections, lets in-flight
+   * requests finish, and resolves once every connection is closed. Does not close the database.
+   */
   close(): Promise<void>;
+  /** Cuts every remaining connection now; returns how many requests were still in flight. */
+  cutConnections(): number;
 }
 
-export function createServer(options: ServerOptions): http.Server {
+/** The route label of a request path: a known endpoint or procedure, else a fixed bucket (bounded cardinality). */
+const procedures = new Set(Object.keys(appRouter._def.procedures));
+function routeOf(path: string): string {
+  if (path.startsWith("/trpc/")) {
+    const procedure = path.slice("/trpc/".length);
+    if (procedures.has(procedure)) return path;
+    return procedure.includes(",") ? "/trpc/(batch)" : "/trpc/(unknown)";
+  }
+  return path === "/healthz" || path === "/readyz" || path === "/metrics" ? path : "(other)";
+}
+
+function createHttpServer(
+  options: ServerOptions,
+  state: { draining: boolean; inFlight: Set<http.ServerResponse> },
+  onIdle: () => void,
+): http.Server {
   const { db, api, logger, metrics } = options;
+  const observer: CallObserver = {
+    onCall: (call) => metrics?.onCall(call),
+    // The audit trail of admin tokens: who changed what (never the value).
+    onAdminWrite: (write) =>
+      logger.info(
+        {
+          reqId: write.requestId,
+          sub: write.sub,
+          procedure: write.path,
+          outcome: write.outcome,
+          target: write.target,
+        },
+        "admin write",
+      ),
+  };
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -38,7 +85,8 @@ export function createServer(options: ServerOptions): http.Server {
         db,
         config: api,
         token: bearerToken(req.headers.authorization),
-        observer: metrics,
+        observer,
+        requestId: requestIds.get(req),
       }),
     onError: ({ error, path, req }) => {
       if (error.code !== "INTERNAL_SERVER_ERROR") return;
@@ -46,23 +94,30 @@ export function createServer(options: ServerOptions): http.Server {
     },
   });
 
-  // Below info there is no request line: no timer, listener or child logger per request (a hot-path cost).
+  // Below info there is no request line: no timer or log call per request (a hot-path cost).
   const logRequests = logger.isLevelEnabled("info");
   return http.createServer((req, res) => {
     const requestId = headerValue(req.headers["x-request-id"]) ?? randomUUID();
     requestIds.set(req, requestId);
     res.setHeader("x-request-id", requestId);
-    if (logRequests) {
-      const started = process.hrtime.bigint();
-      res.on("finish", () => {
+    if (state.draining) res.setHeader("connection", "close");
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const started = logRequests ? process.hrtime.bigint() : 0n;
+    state.inFlight.add(res);
+    res.on("close", () => {
+      state.inFlight.delete(res);
+      if (res.writableFinished) metrics?.onResponse(routeOf(path), res.statusCode);
+      if (logRequests) {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         logger.info(
-          { reqId: requestId, method: req.method, url: req.url?.split("?")[0], status: res.statusCode, ms },
+          { reqId: requestId, method: req.method, url: path, status: res.statusCode, ms },
           "request",
         );
-      });
-    }
-    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+      }
+      // A response that could no longer carry `Connection: close` leaves its connection idle: close it.
+      if (state.draining) onIdle();
+    });
+
     if (path.startsWith("/trpc/")) return trpc(req, res);
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/metrics" && metrics) {
@@ -79,6 +134,8 @@ export function createServer(options: ServerOptions): http.Server {
       return;
     }
     if (path === "/readyz") {
+      // A draining server tells load balancers and orchestrators to stop sending it traffic.
+      if (state.draining) return sendJson(res, 503, { status: "shutting down" });
       db.ping().then(
         () => sendJson(res, 200, { status: "ready" }),
         (error: unknown) => {
@@ -95,8 +152,8 @@ export function createServer(options: ServerOptions): http.Server {
 export async function startServer(
   options: ServerOptions & { host?: string; port?: number },
 ): Promise<RunningServer> {
-  const server = createServer(options);
-  // Keep-alive sockets must not hold shutdown hostage; in-flight requests still finish.
+  const state = { draining: false, inFlight: new Set<http.ServerResponse>() };
+  const server: http.Server = createHttpServer(options, state, () => server.closeIdleConnections());
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -104,14 +161,30 @@ export async function startServer(
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(":") ? `[${address}]` : address;
+
+  const startDraining = () => {
+    if (state.draining) return;
+    state.draining = true;
+    for (const res of state.inFlight) if (!res.headersSent) res.setHeader("connection", "close");
+  };
+  let closed: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    startDraining,
+    close: () => {
+      startDraining();
+      closed ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeIdleConnections();
-      }),
+      });
+      return closed;
+    },
+    cutConnections: () => {
+      const cut = state.inFlight.size;
+      server.closeAllConnections();
+      return cut;
+    },
   };
 }
 

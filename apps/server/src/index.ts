@@ -1,2 +1,2 @@
 export { apiConfigFrom, ConfigError, parseConfig, type ServerConfig } from "./config.ts";
-export { createServer, type RunningServer, type ServerOptions, startServer } from "./http-server.ts";
+export { type RunningServer, type ServerOptions, startServer } from "./http-server.ts";

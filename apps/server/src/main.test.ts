@@ -1,116 +1,176 @@
-// The server process as an operator runs it: config validation, embedded start-up, SIGTERM.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+// The built server as an operator runs it (`node apps/server/dist/main.js`): configuration errors, an
+// unreachable database, embedded and PostgreSQL start-up, logs, the quick-start admin token, SIGTERM.
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { signToken, tokenKeys } from "@cairn/api";
-import { testDatabaseContext } from "@cairn/db/testing";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import {
+  emptyPostgresDatabase,
+  freePort,
+  postgresAvailable,
+  spawnServer,
+  TEST_JWT_SECRET,
+  tempDir,
+} from "./testing/server-process.ts";
 
-const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
 
-function run(env: Record<string, string>): {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ["--import", "tsx", main], {
-    env: { PATH: process.env.PATH, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, output: () => output, exit };
+async function dataDir(): Promise<string> {
+  const dir = await tempDir("cairn-main-");
+  cleanups.push(dir.remove);
+  return dir.path;
 }
 
-async function waitFor(predicate: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-describe("server process", () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+const upsertAsset = (url: string, token: string, name: string) =>
+  fetch(`${url}/trpc/admin.assets.upsert`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ name, uri: `s3://main/${name}` }),
   });
 
-  it("exits 1 with a clear message on bad configuration", async () => {
-    const bad = run({ PORT: "eighty", CAIRN_MAX_VALUE_BYTES: "-1" });
-    expect(await bad.exit).toBe(1);
+describe("configuration errors", () => {
+  it("name each variable, echo its value and say what is allowed; exit 1", async () => {
+    const bad = spawnServer({
+      env: {
+        PORT: "70000",
+        CAIRN_MAX_VALUE_BYTES: "-1",
+        LOG_LEVEL: "loud",
+        CAIRN_SHUTDOWN_TIMEOUT_SECONDS: "0",
+      },
+    });
+    expect((await bad.exit).code).toBe(1);
     expect(bad.output()).toContain("invalid configuration");
-    expect(bad.output()).toContain("PORT");
-    expect(bad.output()).toContain("CAIRN_MAX_VALUE_BYTES");
+    expect(bad.output()).toContain('PORT="70000": must be a whole number from 0 to 65535');
+    expect(bad.output()).toContain('CAIRN_MAX_VALUE_BYTES="-1": must be a whole number, 0 or more');
+    expect(bad.output()).toContain('LOG_LEVEL="loud": must be one of fatal, error, warn, info');
+    expect(bad.output()).toContain(
+      'CAIRN_SHUTDOWN_TIMEOUT_SECONDS="0": must be a whole number from 1 to 3600',
+    );
+  });
 
-    const noSecret = run({ DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/postgres" });
-    expect(await noSecret.exit).toBe(1);
+  it("never echo a secret", async () => {
+    const bad = spawnServer({ env: { CAIRN_JWT_SECRET: "too-short-but-secret" } });
+    expect((await bad.exit).code).toBe(1);
+    expect(bad.output()).toContain(
+      "CAIRN_JWT_SECRET (20 characters, not shown): must be at least 32 characters",
+    );
+    expect(bad.output()).not.toContain("too-short-but-secret");
+  });
+
+  it("ask for CAIRN_JWT_SECRET with PostgreSQL", async () => {
+    const noSecret = spawnServer({ env: { DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/postgres" } });
+    expect((await noSecret.exit).code).toBe(1);
     expect(noSecret.output()).toContain("CAIRN_JWT_SECRET: required with DATABASE_URL");
   });
+});
 
-  it("starts on the embedded database, prints an admin token that works, and stops on SIGTERM with 0", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "cairn-main-"));
-    dirs.push(dataDir);
-    const server = run({ CAIRN_DATA_DIR: dataDir, PORT: "0" });
-    await waitFor(() => /Admin token[^\n]*\n\n\s+(\S+)/.test(server.output()), 60_000);
-    const token = /Admin token[^\n]*\n\n\s+(\S+)/.exec(server.output())?.[1];
-    const url = /running on (http:\/\/\S+) /.exec(server.output())?.[1];
-    expect(url).toBeTruthy();
-    const res = await fetch(`${url}/trpc/admin.assets.upsert`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "main_test", uri: "s3://main/test" }),
+describe("an unreachable PostgreSQL", () => {
+  it("is named with host:port and the cause; exit 1", async () => {
+    const port = await freePort();
+    const server = spawnServer({
+      env: {
+        DATABASE_URL: `postgresql://postgres:hunter2@127.0.0.1:${port}/cairn`,
+        CAIRN_JWT_SECRET: TEST_JWT_SECRET,
+      },
     });
-    expect(res.status).toBe(200);
+    expect((await server.exit).code).toBe(1);
+    expect(server.output()).toContain(
+      `cairn: failed to start: cannot reach PostgreSQL at 127.0.0.1:${port} (DATABASE_URL): connection refused`,
+    );
+    expect(server.output()).not.toContain("hunter2");
+  });
 
+  it.skipIf(!postgresAvailable())("names a database that does not exist", async () => {
+    const server = spawnServer({
+      env: {
+        DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/cairn_no_such_database",
+        CAIRN_JWT_SECRET: TEST_JWT_SECRET,
+      },
+    });
+    expect((await server.exit).code).toBe(1);
+    expect(server.output()).toContain(
+      "cannot reach PostgreSQL at 127.0.0.1:5432 (DATABASE_URL): the database does not exist",
+    );
+  });
+});
+
+describe("embedded start", () => {
+  it("logs JSON with ISO times and level names, keeps the admin token out of them, in a 0600 file that works; SIGTERM exits 0", async () => {
+    const dir = await dataDir();
+    const server = spawnServer({ env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info" } });
+    const url = await server.listening();
+    const tokenFile = join(dir, "admin-token");
+    await expect
+      .poll(() =>
+        stat(tokenFile).then(
+          () => true,
+          () => false,
+        ),
+      )
+      .toBe(true);
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    const token = (await readFile(tokenFile, "utf8")).trim();
+
+    const lines = server
+      .output()
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { level: unknown; time: unknown; msg: string });
+    for (const line of lines) {
+      expect(line.level).toMatch(/^(info|warn)$/);
+      expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    expect(lines.find((line) => line.msg === "admin token written")).toMatchObject({
+      file: tokenFile,
+      read: `export CAIRN_ADMIN_TOKEN=$(cat ${tokenFile})`,
+    });
+    expect(server.output()).not.toContain(token);
+
+    expect((await upsertAsset(url, token, "main_test")).status).toBe(200);
     server.child.kill("SIGTERM");
-    expect(await server.exit).toBe(0);
+    expect(await server.exit).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('"msg":"stopped"');
   }, 90_000);
 
-  it.skipIf(!testDatabaseContext().kinds.includes("postgres"))(
-    "on PostgreSQL migrates a fresh database at start (in a child process) and serves",
-    async () => {
-      const adminUrl = process.env.CAIRN_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-      const name = `${testDatabaseContext().runId}_main`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE "${name}"`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      const secret = "main-test-secret-0123456789-0123456789-abcdef";
-      try {
-        const server = run({
-          DATABASE_URL: url.toString(),
-          CAIRN_JWT_SECRET: secret,
-          PORT: "0",
-          LOG_LEVEL: "info",
-        });
-        await waitFor(() => /"msg":"cairn listening"/.test(server.output()), 60_000);
-        expect(server.output()).toMatch(/applied: \d+_init/);
-        const listening = /"url":"(http:[^"]+)"/.exec(server.output())?.[1];
-        const token = await signToken(
-          tokenKeys(secret),
-          { sub: "t", scope: "admin" },
-          new Date(Date.now() + 60_000),
-        );
-        const res = await fetch(`${listening}/trpc/admin.assets.upsert`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({ name: "pg_main", uri: "s3://pg/main" }),
-        });
-        expect(res.status).toBe(200);
-        server.child.kill("SIGTERM");
-        expect(await server.exit).toBe(0);
-      } finally {
-        await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await admin.end();
-      }
-    },
-    90_000,
-  );
+  it("on a terminal: colored lines, and the banner shows the token and how to read it", async () => {
+    const dir = await dataDir();
+    // `script` gives the server a pseudo-terminal, as a person's shell would.
+    const server = spawnServer({
+      command: "script",
+      args: ["-qec", `exec "${process.execPath}" dist/main.js`, "/dev/null"],
+      env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info", PORT: String(await freePort()) },
+    });
+    await expect.poll(() => server.output(), { timeout: 60_000 }).toContain("Try it:");
+    const token = (await readFile(join(dir, "admin-token"), "utf8")).trim();
+    const output = server.output().replaceAll("\r\n", "\n"); // a terminal ends lines with CR LF
+    expect(output).toContain(`\n  ${token}\n`);
+    expect(output).toContain(`export CAIRN_ADMIN_TOKEN=$(cat ${join(dir, "admin-token")})`);
+    expect(output).toMatch(/\[\d\d:\d\d:\d\d\.\d{3}\] .*INFO.*: .*cairn listening/);
+    expect(output).not.toContain('"msg"');
+    server.child.kill("SIGTERM"); // script passes it on to the server
+    await server.exit;
+  }, 90_000);
+});
+
+describe.skipIf(!postgresAvailable())("PostgreSQL start", () => {
+  it("migrates a fresh database at start (in a child process), serves, and stops on SIGTERM with 0", async () => {
+    const database = await emptyPostgresDatabase("main");
+    cleanups.push(database.drop);
+    const server = spawnServer({
+      env: { DATABASE_URL: database.url, CAIRN_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: "info" },
+    });
+    const url = await server.listening();
+    expect(server.output()).toMatch(/applied: \d+_init/);
+    const token = await signToken(
+      tokenKeys(TEST_JWT_SECRET),
+      { sub: "t", scope: "admin" },
+      new Date(Date.now() + 60_000),
+    );
+    expect((await upsertAsset(url, token, "pg_main")).status).toBe(200);
+    server.child.kill("SIGTERM");
+    expect(await server.exit).toEqual({ code: 0, signal: null });
+  }, 90_000);
 });

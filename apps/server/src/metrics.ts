@@ -1,16 +1,32 @@
-// Prometheus metrics (GET /metrics): calls and latency per procedure and outcome, state rows written and
-// deleted, cleanup runs, plus Node's default process metrics.
+// Prometheus metrics (GET /metrics): calls and latency per procedure and outcome, HTTP responses by route
+// and status, state rows written and deleted, cleanup runs, build info, and Node's default process
+// metrics under their standard names (process_cpu_seconds_total, ...), so stock dashboards work.
 import type { CallObserver, ProcedureCall } from "@cairn/api";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { VERSION } from "./version.ts";
 
 export interface Metrics extends CallObserver {
   registry: Registry;
   onCleanup(result: { outcome: "ok" | "error"; task: number; asset: number }): void;
+  /** One finished HTTP response; `route` is a bounded label (see http-server.ts). */
+  onResponse(route: string, status: number): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "cairn_" });
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: "cairn_build_info",
+    help: "Always 1; the labels say which Cairn and which Node.js are running",
+    labelNames: ["version", "node"],
+    registers: [registry],
+  }).set({ version: VERSION, node: process.version }, 1);
+  const responses = new Counter({
+    name: "cairn_http_responses_total",
+    help: "HTTP responses by route (endpoint or procedure) and status code",
+    labelNames: ["route", "status"],
+    registers: [registry],
+  });
   const calls = new Counter({
     name: "cairn_procedure_calls_total",
     help: "Procedure calls by procedure and outcome (OK or the tRPC error code)",
@@ -61,6 +77,9 @@ export function createMetrics(): Metrics {
     onCleanup(run) {
       cleanupRuns.inc({ outcome: run.outcome });
       cleanedUp(run);
+    },
+    onResponse(route, status) {
+      responses.inc({ route, status: String(status) });
     },
   };
 }

@@ -188,8 +188,40 @@ describeEachDatabase("observability", (getDb) => {
         expect(m.value("cairn_state_rows_deleted_total", { plane: "task", via: "delete" })).toBe(1);
         expect(m.value("cairn_state_rows_deleted_total", { plane: "task", via: "clear" })).toBe(2);
         expect(m.value("cairn_state_rows_deleted_total", { plane: "task", via: "lifecycle" })).toBe(1);
-        // Node's process metrics come along.
-        expect(m.samples.some((s) => s.name.startsWith("cairn_process_"))).toBe(true);
+        // Node's process metrics come along under their standard names, which stock dashboards use.
+        expect(m.value("process_cpu_seconds_total")).toBeGreaterThan(0);
+        expect(m.value("nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+        expect(m.samples.filter((s) => s.name.startsWith("cairn_process_"))).toEqual([]);
+        expect(m.value("cairn_build_info", { node: process.version })).toBe(1);
+        expect(m.samples.find((s) => s.name === "cairn_build_info")?.labels.version).toMatch(
+          /^\d+\.\d+\.\d+/,
+        );
+
+        // HTTP responses by route and status; unknown paths share one bounded label.
+        await fetch(`${server.url}/nope/${randomUUID()}`);
+        await fetch(`${server.url}/trpc/no.such.procedure`);
+        await api.mutate(
+          "taskState.set",
+          { taskInstanceId: t.id, key: "x", value: 1 },
+          { "content-type": "text/plain" },
+        );
+        await fetch(`${server.url}/trpc/taskState.set`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+          body: "x".repeat(2 << 20),
+        });
+        const after = parseMetrics(await (await fetch(`${server.url}/metrics`)).text());
+        const responses = (route: string, status: string) =>
+          after.value("cairn_http_responses_total", { route, status });
+        expect(responses("/trpc/taskState.set", "200")).toBe(4);
+        expect(responses("/trpc/taskState.set", "409")).toBe(1);
+        expect(responses("/trpc/taskState.set", "415")).toBe(1);
+        expect(responses("/trpc/taskState.set", "413")).toBe(1);
+        expect(responses("/trpc/taskState.get", "404")).toBe(2);
+        expect(responses("/trpc/taskState.get", "401")).toBe(1);
+        expect(responses("(other)", "404")).toBe(1);
+        expect(responses("/trpc/(unknown)", "404")).toBe(1);
+        expect(responses("/metrics", "200")).toBe(1);
       });
     });
 
@@ -400,7 +432,15 @@ describeEachDatabase("observability", (getDb) => {
           "request lines",
         );
         for (const id of ids) {
+          // An admin token's write also leaves an audit line: who wrote what (never the value).
           expect(of(id)).toEqual([
+            expect.objectContaining({
+              msg: "admin write",
+              sub: "obs-test",
+              procedure: "admin.assets.upsert",
+              outcome: "OK",
+              target: { name: id, uri: `s3://obs/${id}` },
+            }),
             expect.objectContaining({
               msg: "request",
               method: "POST",
@@ -415,7 +455,7 @@ describeEachDatabase("observability", (getDb) => {
           of(internal)
             .map((line) => line.msg)
             .sort(),
-        ).toEqual(["internal error", "request"]);
+        ).toEqual(["admin write", "internal error", "request"]);
         expect(of(internal).find((line) => line.msg === "internal error")).toMatchObject({
           path: "taskState.set",
           err: { message: "boom: secret internals" },
@@ -427,6 +467,49 @@ describeEachDatabase("observability", (getDb) => {
         ).toEqual(["readiness check failed: database does not answer", "request"]);
         // No line of this server lacks a request id.
         expect(lines.filter((line) => line.reqId === undefined)).toEqual([]);
+      });
+    });
+
+    it("every write made with an admin token is logged with the token's sub; reads and execution tokens are not", async () => {
+      const { logger, lines } = memoryLogger();
+      await withServer({ logger }, async (server) => {
+        const dagId = `dag_${randomUUID()}`;
+        const t = await admin().taskInstances.create({ dagId, runId: "r", taskId: "t" });
+        const { token: execution } = await admin().tokens.issue({ taskInstanceId: t.id });
+        const alice = await signToken(
+          api.tokenKeys,
+          { sub: "alice", scope: "admin" },
+          new Date(Date.now() + 60_000),
+        );
+        const asAlice = client(server, alice);
+        const address = { dagId, runId: "r", taskId: "t" };
+        await asAlice.mutate("admin.taskState.set", { ...address, key: "cursor", value: "secret-value" });
+        await asAlice.mutate("taskState.set", { taskInstanceId: t.id, key: "k", value: 1, ifVersion: 7 });
+        await asAlice.query("admin.taskState.get", { ...address, key: "cursor" });
+        await client(server, execution).mutate("taskState.set", {
+          taskInstanceId: t.id,
+          key: "mine",
+          value: 2,
+        });
+        await waitFor(() => lines.filter((line) => line.msg === "request").length === 4, "request lines");
+
+        const audit = lines.filter((line) => line.msg === "admin write");
+        expect(audit).toEqual([
+          expect.objectContaining({
+            sub: "alice",
+            procedure: "admin.taskState.set",
+            outcome: "OK",
+            target: { ...address, key: "cursor" },
+            reqId: expect.any(String),
+          }),
+          expect.objectContaining({
+            sub: "alice",
+            procedure: "taskState.set",
+            outcome: "CONFLICT",
+            target: { taskInstanceId: t.id, key: "k" },
+          }),
+        ]);
+        expect(JSON.stringify(lines)).not.toContain("secret-value");
       });
     });
 

@@ -1,35 +1,38 @@
-// `pnpm start` / `cairn serve`: configuration, database (migrated), HTTP server, cleanup loop, graceful SIGTERM.
-import { signToken } from "@cairn/api";
+// `node dist/main.js` / `pnpm start` / `cairn serve`: configuration, database (migrated), HTTP server,
+// cleanup loop, graceful stop on SIGTERM and SIGINT (shutdown.ts).
 import { openDatabase } from "@cairn/db";
-import pino from "pino";
+import type { Logger } from "pino";
+import { startBanner, writeAdminToken } from "./admin-token.ts";
 import { startCleanupLoop } from "./cleanup-loop.ts";
-import { apiConfigFrom, ConfigError, parseConfig } from "./config.ts";
+import { apiConfigFrom, ConfigError, parseConfig, type ServerConfig } from "./config.ts";
 import { loadOrCreateSecret } from "./embedded-secret.ts";
 import { boundHeapGrowth } from "./heap.ts";
 import { startServer } from "./http-server.ts";
+import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { migrateInChildProcess } from "./migrate-in-child.ts";
+import { stopGracefullyOnSignals } from "./shutdown.ts";
+import { VERSION } from "./version.ts";
 
-const SHUTDOWN_GRACE_MS = 10_000;
-
-export async function serve(): Promise<void> {
-  boundHeapGrowth();
-  const config = parseConfig();
-  const logger = pino({ level: config.logLevel });
+export async function serve(config: ServerConfig, logger: Logger): Promise<void> {
   const embedded = !config.databaseUrl;
+  logger.info({ version: VERSION, node: process.version }, "starting cairn");
 
+  // Opening checks the connection (an unreachable PostgreSQL is named with host:port and the cause).
   // Embedded: PGlite lives in this process, so it migrates here. PostgreSQL: in a child process.
-  const migrateHere = config.migrateOnStart && embedded;
-  if (config.migrateOnStart && config.databaseUrl) {
-    const report = await migrateInChildProcess(config.databaseUrl);
-    logger.info({ report }, "migrations checked");
-  }
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
-    migrate: migrateHere,
+    migrate: config.migrateOnStart && embedded,
     poolSize: config.dbPoolSize,
   });
+  if (config.migrateOnStart && config.databaseUrl) {
+    const report = await migrateInChildProcess(config.databaseUrl).catch(async (error: unknown) => {
+      await db.close();
+      throw error;
+    });
+    logger.info({ report }, "migrations checked");
+  }
   logger.info({ database: db.location, kind: db.kind, migrated: config.migrateOnStart }, "database open");
 
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir)).secret;
@@ -54,50 +57,49 @@ export async function serve(): Promise<void> {
           onRun: (run) => metrics.onCleanup(run),
         })
       : undefined;
+  stopGracefullyOnSignals({
+    running,
+    cleanup,
+    db,
+    logger,
+    timeoutSeconds: config.shutdownTimeoutSeconds,
+    delaySeconds: config.shutdownDelaySeconds,
+  });
   logger.info({ url: running.url }, "cairn listening");
 
   if (embedded && !config.jwtSecret) {
-    const expiresAt = new Date(Date.now() + 30 * 86_400_000);
-    const adminToken = await signToken(api.tokenKeys, { sub: "quickstart-admin", scope: "admin" }, expiresAt);
-    process.stdout.write(
-      `\nCairn is running on ${running.url} with the embedded database in ${config.dataDir}.\n` +
-        `Admin token (valid 30 days; set CAIRN_JWT_SECRET to manage your own):\n\n  ${adminToken}\n\n` +
-        `Try it:\n  curl -s -X POST ${running.url}/trpc/admin.assets.upsert \\\n` +
-        `    -H "authorization: Bearer $TOKEN" -H "content-type: application/json" \\\n` +
-        `    -d '{"name":"orders","uri":"s3://lake/orders"}'\n\n`,
-    );
+    const written = await writeAdminToken(config.dataDir, api);
+    if (process.stdout.isTTY) {
+      const banner = { url: running.url, dataDir: config.dataDir, tokenPath: written.path };
+      process.stdout.write(
+        startBanner({ ...banner, readCommand: written.readCommand, token: written.token }),
+      );
+    } else {
+      logger.info({ file: written.path, read: written.readCommand }, "admin token written");
+    }
   }
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down: finishing in-flight requests");
-    const force = setTimeout(() => {
-      logger.error("in-flight requests did not finish in time; exiting");
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    await running.close();
-    await cleanup?.stop();
-    await db.close();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
 /** Runs serve() and turns a start-up failure into a message and exit code 1. */
 export function runServe(): void {
-  serve().catch((error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`cairn: ${error.message}\n`);
-    } else {
-      process.stderr.write(
-        `cairn: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-    }
-    process.exit(1);
-  });
+  boundHeapGrowth();
+  // Stack traces of the built server point into the TypeScript sources (dist/*.js.map).
+  process.setSourceMapsEnabled(true);
+  Promise.resolve()
+    .then(() => {
+      const config = parseConfig();
+      return serve(config, createLogger(config));
+    })
+    .catch(failedToStart);
+}
+
+function failedToStart(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`cairn: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `cairn: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  }
+  process.exit(1);
 }

@@ -41,16 +41,32 @@ export interface ProcedureCall {
   cleanupDeleted?: { task: number; asset: number } | undefined;
 }
 
+/** A write made with an admin token, for the audit log: who (the token's `sub`) did what to which state. */
+export interface AdminWrite {
+  path: string;
+  sub: string;
+  /** "OK" or the tRPC error code. */
+  outcome: string;
+  /** The input's addressing fields (dag, run, task, key, asset, ...), never values. */
+  target: Record<string, unknown>;
+  requestId?: string | undefined;
+}
+
 export interface CallObserver {
   onCall(call: ProcedureCall): void;
+  onAdminWrite?(write: AdminWrite): void;
 }
 
 export interface Context {
   db: Database;
   config: ApiConfig;
   observer?: CallObserver | undefined;
+  /** The HTTP request's id (x-request-id), for log lines the API asks the observer to write. */
+  requestId?: string | undefined;
   /** Resolves the caller from its token; rejects with UNAUTHORIZED. Memoized per request (a batch shares it). */
   authenticate(): Promise<Principal>;
+  /** The caller, once authenticate() has resolved; undefined before or when it failed. */
+  authenticated(): Principal | undefined;
 }
 
 export function createContextInner(opts: {
@@ -68,6 +84,7 @@ export function createContextInner(opts: {
       if (!principal) throw missingToken();
       return principal;
     },
+    authenticated: () => principal ?? undefined,
   };
 }
 
@@ -76,17 +93,26 @@ export function createContextFromToken(opts: {
   config: ApiConfig;
   token: string | undefined;
   observer?: CallObserver | undefined;
+  requestId?: string | undefined;
 }): Context {
   let principal: Promise<Principal> | undefined;
+  let resolved: Principal | undefined;
   return {
     db: opts.db,
     config: opts.config,
     observer: opts.observer,
+    requestId: opts.requestId,
     authenticate: () => {
       if (opts.token === undefined) return Promise.reject(missingToken());
-      principal ??= verifyTokenCached(opts.config.tokenKeys, opts.token, opts.config.tokenCacheSize);
+      principal ??= verifyTokenCached(opts.config.tokenKeys, opts.token, opts.config.tokenCacheSize).then(
+        (verified) => {
+          resolved = verified;
+          return verified;
+        },
+      );
       return principal;
     },
+    authenticated: () => resolved,
   };
 }
 

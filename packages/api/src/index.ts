@@ -7,6 +7,7 @@ export {
   verifyToken,
 } from "./auth/tokens.ts";
 export {
+  type AdminWrite,
   type ApiConfig,
   type CallObserver,
   type Context,

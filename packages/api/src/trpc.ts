@@ -1,5 +1,6 @@
 // tRPC setup: the error formatter and the procedure builders every router uses.
 import { initTRPC } from "@trpc/server";
+import { auditedTarget } from "./audit.ts";
 import type { Principal } from "./auth/tokens.ts";
 import { describeCall } from "./call-metrics.ts";
 import type { Context } from "./context.ts";
@@ -18,7 +19,7 @@ export const createCallerFactory = t.createCallerFactory;
  * Maps domain and database errors thrown anywhere below to their tRPC codes (error-mapping.ts), and
  * reports each finished call to the context's observer (metrics).
  */
-const mapErrors = t.middleware(async ({ ctx, path, next }) => {
+const mapErrors = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
   const started = ctx.observer ? performance.now() : 0;
   const result = await next();
   const mapped = result.ok ? undefined : toTRPCError(result.error);
@@ -27,6 +28,18 @@ const mapErrors = t.middleware(async ({ ctx, path, next }) => {
     ctx.observer.onCall(
       describeCall(path, outcome, performance.now() - started, result.ok ? result.data : undefined),
     );
+    // Writes with an admin token are logged with who made them. The principal is known once the call
+    // authenticated (the context memoizes it); a refused token wrote nothing.
+    const principal = type === "mutation" ? ctx.authenticated?.() : undefined;
+    if (principal?.scope === "admin" && ctx.observer.onAdminWrite) {
+      ctx.observer.onAdminWrite({
+        path,
+        sub: principal.sub,
+        outcome,
+        target: auditedTarget(await getRawInput().catch(() => undefined)),
+        requestId: ctx.requestId,
+      });
+    }
   }
   if (mapped) throw mapped;
   return result;

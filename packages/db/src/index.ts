@@ -1,3 +1,5 @@
+export { DatabaseUnreachableError, endpointOf } from "./connection-errors.ts";
+export { DataDirLockedError } from "./data-dir-lock.ts";
 export { Prisma, type PrismaClient } from "./generated/prisma/client.ts";
 export { applyMigrations, MigrationError, migrationStatus } from "./migrations/migrator.ts";
 export {

@@ -1,10 +1,12 @@
 // Opens Cairn's database: PostgreSQL when DATABASE_URL is a postgresql:// URL, else embedded PGlite.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import { unreachable } from "./connection-errors.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { PrismaClient } from "./generated/prisma/client.ts";
 import {
   type MigrationFactory,
@@ -55,6 +57,8 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   const url = options.url ?? process.env.DATABASE_URL;
   const db = url ? openPostgres(url, options) : await openPglite(options);
   try {
+    // Fail now, saying where and why, rather than on the first request.
+    if (url) await db.ping().catch((error: unknown) => Promise.reject(unreachable(url, error)));
     if (options.migrate) await applyMigrations(db.migrationFactory);
   } catch (error) {
     await db.close();
@@ -111,35 +115,6 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   } catch (error) {
     await releaseLock();
     throw error;
-  }
-}
-
-/** PGlite corrupts a directory that two processes open at once: refuse the second with a clear message. */
-async function lockDataDir(location: string): Promise<() => Promise<void>> {
-  const lockPath = join(location, "cairn.pid");
-  for (;;) {
-    try {
-      await writeFile(lockPath, String(process.pid), { flag: "wx" });
-      return () => rm(lockPath, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    const holder = Number.parseInt(await readFile(lockPath, "utf8").catch(() => ""), 10);
-    if (Number.isInteger(holder) && isAlive(holder)) {
-      throw new DatabaseConfigError(
-        `the embedded database in ${location} is in use by process ${holder}; stop it first (one process at a time can open it), or delete ${lockPath} if that process is not Cairn`,
-      );
-    }
-    await rm(lockPath, { force: true }); // left behind by a process that is gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
