@@ -44,6 +44,15 @@ export interface RunningServer {
   cutConnections(): number;
 }
 
+interface ServerState {
+  /** Readiness 503 and `Connection: close` on every response. */
+  draining: boolean;
+  /** The listener is closed; connections close as soon as they are idle. */
+  closing: boolean;
+  /** Responses not yet finished (or aborted). */
+  inFlight: Set<http.ServerResponse>;
+}
+
 /** The route label of a request path: a known endpoint or procedure, else a fixed bucket (bounded cardinality). */
 const procedures = new Set(Object.keys(appRouter._def.procedures));
 function routeOf(path: string): string {
@@ -55,11 +64,7 @@ function routeOf(path: string): string {
   return path === "/healthz" || path === "/readyz" || path === "/metrics" ? path : "(other)";
 }
 
-function createHttpServer(
-  options: ServerOptions,
-  state: { draining: boolean; inFlight: Set<http.ServerResponse> },
-  onIdle: () => void,
-): http.Server {
+function createHttpServer(options: ServerOptions, state: ServerState, onIdle: () => void): http.Server {
   const { db, api, logger, metrics } = options;
   const observer: CallObserver = {
     onCall: (call) => metrics?.onCall(call),
@@ -114,8 +119,8 @@ function createHttpServer(
           "request",
         );
       }
-      // A response that could no longer carry `Connection: close` leaves its connection idle: close it.
-      if (state.draining) onIdle();
+      // Closing: a response that could no longer carry `Connection: close` leaves its connection idle.
+      if (state.closing) onIdle();
     });
 
     if (path.startsWith("/trpc/")) return trpc(req, res);
@@ -152,7 +157,7 @@ function createHttpServer(
 export async function startServer(
   options: ServerOptions & { host?: string; port?: number },
 ): Promise<RunningServer> {
-  const state = { draining: false, inFlight: new Set<http.ServerResponse>() };
+  const state: ServerState = { draining: false, closing: false, inFlight: new Set() };
   const server: http.Server = createHttpServer(options, state, () => server.closeIdleConnections());
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -174,6 +179,7 @@ export async function startServer(
     startDraining,
     close: () => {
       startDraining();
+      state.closing = true;
       closed ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeIdleConnections();

@@ -1,6 +1,8 @@
 // The built server as an operator runs it (`node apps/server/dist/main.js`): configuration errors, an
 // unreachable database, embedded and PostgreSQL start-up, logs, the quick-start admin token, SIGTERM.
-import { readFile, stat } from "node:fs/promises";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import net from "node:net";
 import { join } from "node:path";
 import { signToken, tokenKeys } from "@cairn/api";
 import { afterAll, describe, expect, it } from "vitest";
@@ -8,6 +10,7 @@ import {
   emptyPostgresDatabase,
   freePort,
   postgresAvailable,
+  REPO_ROOT,
   spawnServer,
   TEST_JWT_SECRET,
   tempDir,
@@ -173,4 +176,136 @@ describe.skipIf(!postgresAvailable())("PostgreSQL start", () => {
     server.child.kill("SIGTERM");
     expect(await server.exit).toEqual({ code: 0, signal: null });
   }, 90_000);
+});
+
+describe("the embedded data directory's lock", () => {
+  it("a second live server on the same directory gets a clear error", async () => {
+    const dir = await dataDir();
+    const first = spawnServer({ env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info" } });
+    await first.listening();
+    const second = spawnServer({ env: { CAIRN_DATA_DIR: dir } });
+    expect((await second.exit).code).toBe(1);
+    expect(second.output()).toContain(
+      `the embedded database in ${join(dir, "pglite")} is in use by process ${first.child.pid}; stop it first`,
+    );
+    first.child.kill("SIGTERM");
+    expect((await first.exit).code).toBe(0);
+  }, 90_000);
+
+  it("a lock left by a killed server, or naming a live process that is not a Cairn server, does not block a start", async () => {
+    const dir = await dataDir();
+    const killed = spawnServer({ env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info" } });
+    await killed.listening();
+    killed.child.kill("SIGKILL");
+    await killed.exit;
+    expect(await readFile(join(dir, "pglite", "cairn.pid"), "utf8")).toBe(`${killed.child.pid}\n`);
+    const next = spawnServer({ env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info" } });
+    await next.listening();
+    next.child.kill("SIGKILL");
+    await next.exit;
+
+    // The PID in the lock now belongs to a live process that is not a Cairn server (a restarted
+    // container's PIDs are reused by anything).
+    const other = spawn("sleep", ["60"]);
+    await writeFile(join(dir, "pglite", "cairn.pid"), `${other.pid}\n`);
+    try {
+      const again = spawnServer({ env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info" } });
+      await again.listening();
+      again.child.kill("SIGTERM");
+      expect((await again.exit).code).toBe(0);
+    } finally {
+      other.kill();
+    }
+  }, 90_000);
+});
+
+describe("SIGTERM", () => {
+  /** Sends all of an upsert but its last byte: the server holds the request in flight. */
+  async function requestInFlight(url: string, token: string): Promise<net.Socket> {
+    const { port } = new URL(url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.on("error", () => {});
+    const body = JSON.stringify({ name: "in_flight", uri: "s3://in/flight" });
+    socket.write(
+      `POST /trpc/admin.assets.upsert HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, -1)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return socket;
+  }
+
+  it("cuts what is still in flight after CAIRN_SHUTDOWN_TIMEOUT_SECONDS, says so, and exits 1", async () => {
+    const dir = await dataDir();
+    const server = spawnServer({
+      env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info", CAIRN_SHUTDOWN_TIMEOUT_SECONDS: "1" },
+    });
+    const url = await server.listening();
+    await expect
+      .poll(() =>
+        stat(join(dir, "admin-token")).then(
+          () => true,
+          () => false,
+        ),
+      )
+      .toBe(true);
+    const socket = await requestInFlight(url, (await readFile(join(dir, "admin-token"), "utf8")).trim());
+    const signalled = Date.now();
+    server.child.kill("SIGTERM");
+    expect((await server.exit).code).toBe(1);
+    expect(Date.now() - signalled).toBeLessThan(5_000);
+    expect(server.output()).toContain("shutdown timed out: cut 1 in-flight request(s)");
+    socket.destroy();
+  }, 90_000);
+
+  it("with CAIRN_SHUTDOWN_DELAY_SECONDS keeps accepting for that long with /readyz 503, then exits 0", async () => {
+    const dir = await dataDir();
+    const server = spawnServer({
+      env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info", CAIRN_SHUTDOWN_DELAY_SECONDS: "2" },
+    });
+    const url = await server.listening();
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const signalled = Date.now();
+    server.child.kill("SIGTERM");
+    await expect.poll(async () => (await fetch(`${url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(await server.exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(2_000);
+  }, 90_000);
+});
+
+describe("pnpm start", () => {
+  it("runs node apps/server/dist/main.js as pnpm's only child (no tsx, no shell); SIGTERM to pnpm leaves no process behind", async () => {
+    const dir = await dataDir();
+    const start = spawnServer({
+      command: "pnpm",
+      args: ["start"],
+      cwd: REPO_ROOT,
+      env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info", TURBO_TELEMETRY_DISABLED: "1" },
+    });
+    const url = await start.listening(120_000);
+    const children = execFileSync("ps", ["--ppid", String(start.child.pid), "-o", "pid=,args="], {
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n");
+    expect(children).toHaveLength(1);
+    const [pid, ...args] = children[0]!.trim().split(/\s+/);
+    expect(args).toEqual(["node", "apps/server/dist/main.js"]);
+    expect(spawnSync("ps", ["--ppid", pid!, "-o", "pid="], { encoding: "utf8" }).stdout.trim()).toBe(""); // no grandchildren
+
+    start.child.kill("SIGTERM");
+    expect(await start.exit).toEqual({ code: 0, signal: null });
+    const alive = () => {
+      try {
+        process.kill(Number(pid), 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(false);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    expect(start.output()).toContain('"msg":"stopped"');
+  }, 150_000);
 });

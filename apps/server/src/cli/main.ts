@@ -96,9 +96,17 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exits once a command is done, after stdout and stderr are flushed: a finished command must not wait for
+ * a database pool's idle timers (the server's start-up migrations run `cairn migrate` and wait for it).
+ */
+function exit(code: number): void {
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code >= 0) exit(code);
   },
   (error: unknown) => {
     if (
@@ -106,14 +114,14 @@ main(process.argv.slice(2)).then(
       (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
     ) {
       process.stderr.write(`cairn: ${error.message}\n`);
-      process.exitCode = 2;
+      exit(2);
     } else if (isApiError(error)) {
       const { code, reason } = error.data;
       process.stderr.write(`cairn: ${error.message} (${code}${reason ? `, ${reason}` : ""})\n`);
-      process.exitCode = 1;
+      exit(1);
     } else {
       process.stderr.write(`cairn: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
+      exit(1);
     }
   },
 );

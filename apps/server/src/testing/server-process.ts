@@ -45,14 +45,33 @@ export function spawnServer(
       resolve({ code, signal });
     }),
   );
+  const port = Number(opts.env?.PORT ?? 0);
   return {
     child,
     output: () => output,
     exit,
     async listening(ms = 60_000) {
+      if (port > 0) {
+        // A fixed port (a server restarted on the same address): ready when /readyz says so.
+        const url = `http://127.0.0.1:${port}`;
+        let ready = false;
+        const poll = async () => {
+          while (!ready && !exited) {
+            ready = await fetch(`${url}/readyz`).then(
+              (res) => res.ok,
+              () => false,
+            );
+            if (!ready) await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        };
+        void poll();
+        await waitFor(() => ready || exited, ms, "the server to answer /readyz");
+        if (!ready) throw new Error(`the server did not start:\n${output}`);
+        return url;
+      }
       await waitFor(() => exited || /"msg":"cairn listening"/.test(output), ms, "the server to listen");
       const url = /"url":"(http:[^"]+)","msg":"cairn listening"/.exec(output)?.[1];
-      if (!url) throw new Error(`the server did not start:\n${output}`);
+      if (!url) throw new Error(`the server did not start (log at info to see where it listens):\n${output}`);
       return url;
     },
   };
