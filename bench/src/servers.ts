@@ -1,5 +1,5 @@
-// Starting the HTTP variants as their own processes: B2 (baseline-server.ts), P (the real Cairn server,
-// apps/server/src/main.ts) and P-fastify (the same router through tRPC's Fastify adapter,
+// Starting the HTTP variants as their own processes: B2 (baseline-server.ts), P (the real Cairn server as it
+// ships, the build apps/server/dist/main.js; `pnpm bench` builds it first) and P-fastify (the same router through tRPC's Fastify adapter,
 // fastify-server.ts), each ready when it has answered a real put; and the B1 worker.
 import { fileURLToPath } from "node:url";
 import { freePort, JWT_SECRET, sleep } from "./common.ts";
@@ -20,7 +20,7 @@ export interface RunningVariant {
 
 const BASELINE = fileURLToPath(new URL("./baseline-server.ts", import.meta.url));
 const B1_WORKER = fileURLToPath(new URL("./b1-worker.ts", import.meta.url));
-const CAIRN_MAIN = `${REPO_ROOT}apps/server/src/main.ts`;
+const CAIRN_MAIN = `${REPO_ROOT}apps/server/dist/main.js`;
 const FASTIFY_SERVER = fileURLToPath(new URL("./fastify-server.ts", import.meta.url));
 const SCRIPTS: Record<ServerKind, string> = { B2: BASELINE, P: CAIRN_MAIN, "P-fastify": FASTIFY_SERVER };
 

@@ -5,7 +5,7 @@
 //   2. A watermark shared by every run that writes an asset: two dag runs of an incremental load
 //      (src/incremental-load.ts); the second starts where the first ended.
 //
-// Run: `pnpm start` in one terminal, then `CAIRN_ADMIN_TOKEN=<the token it printed> pnpm example`.
+// Run: `pnpm start` in one terminal, then `CAIRN_ADMIN_TOKEN=$(cat .cairn/admin-token) pnpm example`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
@@ -291,14 +291,14 @@ function checkAdminToken(token: string) {
     scope = readTokenClaims(token).scope;
   } catch (error) {
     throw new DemoError(
-      `CAIRN_ADMIN_TOKEN is not a token (${(error as Error).message}). Copy the whole line printed under ` +
-        `"Admin token" by pnpm start.`,
+      `CAIRN_ADMIN_TOKEN is not a token (${(error as Error).message}). Use the one pnpm start writes: ` +
+        `CAIRN_ADMIN_TOKEN=$(cat .cairn/admin-token) pnpm example`,
     );
   }
   if (scope !== "admin") {
     throw new DemoError(
       `CAIRN_ADMIN_TOKEN has scope "${scope}"; the demo plays the scheduler and needs an admin token ` +
-        `(the one pnpm start prints).`,
+        `(the one pnpm start writes to .cairn/admin-token).`,
     );
   }
 }
@@ -328,8 +328,8 @@ async function explainFailures<T>(what: string, url: string, promise: Promise<T>
     const message = error instanceof Error ? error.message : String(error);
     if (data?.httpStatus === 401) {
       throw new DemoError(
-        `${what}: the server refused CAIRN_ADMIN_TOKEN (${message}). Copy the admin token that ` +
-          `this server printed at start; a token from another data directory or CAIRN_JWT_SECRET does not work.`,
+        `${what}: the server refused CAIRN_ADMIN_TOKEN (${message}). Use the admin token ` +
+          `this server wrote at start (.cairn/admin-token); a token from another data directory or CAIRN_JWT_SECRET does not work.`,
       );
     }
     if (data === undefined && !(error instanceof CairnError)) {

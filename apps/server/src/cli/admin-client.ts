@@ -13,7 +13,7 @@ export function adminClient(opts: { url?: string | undefined; token?: string | u
   const token = opts.token ?? process.env.CAIRN_ADMIN_TOKEN;
   if (!token) {
     throw new UsageError(
-      "no admin token: set CAIRN_ADMIN_TOKEN (pnpm start prints one in embedded mode; `cairn token admin` makes one from CAIRN_JWT_SECRET) or pass --token",
+      "no admin token: set CAIRN_ADMIN_TOKEN (in embedded mode the server writes one: export CAIRN_ADMIN_TOKEN=$(cat .cairn/admin-token); `cairn token admin` makes one from CAIRN_JWT_SECRET) or pass --token",
     );
   }
   return createTRPCClient<AppRouter>({
