@@ -12,6 +12,7 @@ import {
   postgresAvailable,
   REPO_ROOT,
   spawnServer,
+  stopAllServers,
   TEST_JWT_SECRET,
   tempDir,
 } from "@cairn/server/testing";
@@ -65,6 +66,7 @@ describe("pnpm bundle", () => {
   let dockerfile: Dockerfile;
   const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
+    await stopAllServers();
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 

@@ -9,6 +9,7 @@ import {
   freePort,
   postgresAvailable,
   spawnServer,
+  stopAllServers,
   TEST_JWT_SECRET,
   tempDir,
 } from "@cairn/server/testing";
@@ -25,6 +26,7 @@ import {
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
+  await stopAllServers();
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 

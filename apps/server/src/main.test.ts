@@ -12,12 +12,14 @@ import {
   postgresAvailable,
   REPO_ROOT,
   spawnServer,
+  stopAllServers,
   TEST_JWT_SECRET,
   tempDir,
 } from "./testing/server-process.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
+  await stopAllServers();
   for (const cleanup of cleanups) await cleanup();
 });
 

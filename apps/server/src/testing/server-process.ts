@@ -27,6 +27,23 @@ export interface ServerProcess {
   listening(ms?: number): Promise<string>;
 }
 
+/** Every process spawnServer started that has not exited: stopAllServers() ends them. */
+const running = new Set<ChildProcess>();
+
+/** For a test file's afterAll: a failed test must not leave its server running. */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once("exit", () => resolve());
+          // Its whole process group: `pnpm start` or `script` and the server under them.
+          process.kill(-child.pid!, "SIGKILL");
+        }),
+    ),
+  );
+}
+
 export function spawnServer(
   opts: { args?: string[]; cwd?: string; env?: Record<string, string | undefined>; command?: string } = {},
 ): ServerProcess {
@@ -34,13 +51,16 @@ export function spawnServer(
     cwd: opts.cwd ?? SERVER_DIR,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", PORT: "0", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so stopAllServers() reaches what it started
   });
+  running.add(child);
   let output = "";
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
   let exited = false;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => {
+      running.delete(child);
       exited = true;
       resolve({ code, signal });
     }),
