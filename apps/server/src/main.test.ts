@@ -277,37 +277,41 @@ describe("SIGTERM", () => {
 });
 
 describe("pnpm start", () => {
-  it("runs node apps/server/dist/main.js as pnpm's only child (no tsx, no shell); SIGTERM to pnpm leaves no process behind", async () => {
-    const dir = await dataDir();
-    const start = spawnServer({
-      command: "pnpm",
-      args: ["start"],
-      cwd: REPO_ROOT,
-      env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info", TURBO_TELEMETRY_DISABLED: "1" },
-    });
-    const url = await start.listening(120_000);
-    const children = execFileSync("ps", ["--ppid", String(start.child.pid), "-o", "pid=,args="], {
-      encoding: "utf8",
-    })
-      .trim()
-      .split("\n");
-    expect(children).toHaveLength(1);
-    const [pid, ...args] = children[0]!.trim().split(/\s+/);
-    expect(args).toEqual(["node", "apps/server/dist/main.js"]);
-    expect(spawnSync("ps", ["--ppid", pid!, "-o", "pid="], { encoding: "utf8" }).stdout.trim()).toBe(""); // no grandchildren
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "runs node apps/server/dist/main.js as pnpm's only child (no tsx, no shell); %s to pnpm stops it gracefully, leaving no process behind",
+    async (signal) => {
+      const dir = await dataDir();
+      const start = spawnServer({
+        command: "pnpm",
+        args: ["start"],
+        cwd: REPO_ROOT,
+        env: { CAIRN_DATA_DIR: dir, LOG_LEVEL: "info", TURBO_TELEMETRY_DISABLED: "1" },
+      });
+      const url = await start.listening(120_000);
+      const children = execFileSync("ps", ["--ppid", String(start.child.pid), "-o", "pid=,args="], {
+        encoding: "utf8",
+      })
+        .trim()
+        .split("\n");
+      expect(children).toHaveLength(1);
+      const [pid, ...args] = children[0]!.trim().split(/\s+/);
+      expect(args).toEqual(["node", "apps/server/dist/main.js"]);
+      expect(spawnSync("ps", ["--ppid", pid!, "-o", "pid="], { encoding: "utf8" }).stdout.trim()).toBe(""); // no grandchildren
 
-    start.child.kill("SIGTERM");
-    expect(await start.exit).toEqual({ code: 0, signal: null });
-    const alive = () => {
-      try {
-        process.kill(Number(pid), 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    expect(alive()).toBe(false);
-    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
-    expect(start.output()).toContain('"msg":"stopped"');
-  }, 150_000);
+      start.child.kill(signal);
+      expect(await start.exit).toEqual({ code: 0, signal: null });
+      const alive = () => {
+        try {
+          process.kill(Number(pid), 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(alive()).toBe(false);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      expect(start.output()).toContain('"msg":"stopped"');
+    },
+    150_000,
+  );
 });

@@ -46,6 +46,9 @@ function causeOf(error: unknown): string {
     };
     if (typeof code === "string" && CAUSES[code]) return `${CAUSES[code]} [${code}]`;
     if (typeof message === "string" && /timeout/i.test(message)) return CAUSES.ETIMEDOUT!;
+    if (typeof message === "string" && /connection terminated/i.test(message)) {
+      return "the connection closed before PostgreSQL answered (a firewall, or not PostgreSQL on that port)";
+    }
     queue.push(cause, ...(Array.isArray(errors) ? errors : []));
   }
   return error instanceof Error ? error.message : String(error);
