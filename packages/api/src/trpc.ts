@@ -17,7 +17,7 @@ export const createCallerFactory = t.createCallerFactory;
 
 /**
  * Maps domain and database errors thrown anywhere below to their tRPC codes (error-mapping.ts), and
- * reports each finished call to the context's observer (metrics).
+ * reports each finished call to the context's observer (metrics, and the audit line of admin writes).
  */
 const mapErrors = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
   const started = ctx.observer ? performance.now() : 0;
@@ -30,7 +30,7 @@ const mapErrors = t.middleware(async ({ ctx, path, type, getRawInput, next }) =>
     );
     // Writes with an admin token are logged with who made them. The principal is known once the call
     // authenticated (the context memoizes it); a refused token wrote nothing.
-    const principal = type === "mutation" ? ctx.authenticated?.() : undefined;
+    const principal = type === "mutation" ? ctx.authenticated() : undefined;
     if (principal?.scope === "admin" && ctx.observer.onAdminWrite) {
       ctx.observer.onAdminWrite({
         path,
