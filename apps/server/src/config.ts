@@ -53,6 +53,9 @@ const ZEnv = z.object({
   CAIRN_CLEANUP_BATCH_SIZE: ZWhole(1, 100_000).default(1000),
   CAIRN_TOKEN_CACHE_SIZE: ZWhole(0, 10_000_000).default(100_000),
   CAIRN_SHUTDOWN_TIMEOUT_SECONDS: ZWhole(1, 3600).default(10),
+  CAIRN_REQUEST_TIMEOUT_SECONDS: ZWhole(1, 3600).default(30),
+  CAIRN_HEADERS_TIMEOUT_SECONDS: ZWhole(1, 3600).default(10),
+  CAIRN_MAX_CONNECTIONS: ZWhole(0, 1_000_000).default(1000),
   CAIRN_SHUTDOWN_DELAY_SECONDS: ZWhole(0, 600).default(0),
   LOG_LEVEL: z.enum(LOG_LEVELS, oneOf(LOG_LEVELS)).default("info"),
   LOG_FORMAT: z.enum(LOG_FORMATS, oneOf(LOG_FORMATS)).default("auto"),
@@ -113,6 +116,11 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     shutdownTimeoutSeconds: c.CAIRN_SHUTDOWN_TIMEOUT_SECONDS,
     /** After SIGTERM/SIGINT: how long to keep accepting (readiness 503) before the listener closes. */
     shutdownDelaySeconds: c.CAIRN_SHUTDOWN_DELAY_SECONDS,
+    limits: {
+      requestTimeoutMs: c.CAIRN_REQUEST_TIMEOUT_SECONDS * 1000,
+      headersTimeoutMs: c.CAIRN_HEADERS_TIMEOUT_SECONDS * 1000,
+      maxConnections: c.CAIRN_MAX_CONNECTIONS,
+    },
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
   };

@@ -14,6 +14,7 @@ import type { Database } from "@cairn/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import type { Metrics } from "./metrics.ts";
+import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
 
 export interface ServerOptions {
   db: Database;
@@ -22,7 +23,24 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** Serves GET /metrics, counts procedure calls and HTTP responses when given. */
   metrics?: Metrics | undefined;
+  /** Connection limits; each defaults to its CAIRN_* default. */
+  limits?: Partial<ConnectionLimits> | undefined;
 }
+
+export interface ConnectionLimits {
+  /** CAIRN_REQUEST_TIMEOUT_SECONDS: the whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** CAIRN_HEADERS_TIMEOUT_SECONDS: the headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** CAIRN_MAX_CONNECTIONS: open connections at most (more are refused at once); 0 = no limit. */
+  maxConnections: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  maxConnections: 1_000,
+};
 
 // Each request's id, for the lines tRPC's error hook writes.
 const requestIds = new WeakMap<http.IncomingMessage, string>();
@@ -85,14 +103,17 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
     router: appRouter,
     basePath: "/trpc/",
     maxBodySize: options.maxBodyBytes,
-    createContext: ({ req }) =>
-      createContextFromToken({
+    createContext: ({ req }) => {
+      const problem = requestProblem(req);
+      if (problem) throw problem;
+      return createContextFromToken({
         db,
         config: api,
         token: bearerToken(req.headers.authorization),
         observer,
         requestId: requestIds.get(req),
-      }),
+      });
+    },
     onError: ({ error, path, req }) => {
       if (error.code !== "INTERNAL_SERVER_ERROR") return;
       logger.error({ reqId: requestIds.get(req), err: error.cause ?? error, path }, "internal error");
@@ -101,7 +122,14 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
 
   // Below info there is no request line: no timer or log call per request (a hot-path cost).
   const logRequests = logger.isLevelEnabled("info");
-  return http.createServer((req, res) => {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const serverOptions: http.ServerOptions = {
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    // Node checks those timeouts every 30 s by default, so a 10 s limit could take 40 s.
+    connectionsCheckingInterval: 1_000,
+  };
+  const server = http.createServer(serverOptions, (req, res) => {
     const requestId = headerValue(req.headers["x-request-id"]) ?? randomUUID();
     requestIds.set(req, requestId);
     res.setHeader("x-request-id", requestId);
@@ -123,7 +151,19 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
       if (state.closing) onIdle();
     });
 
-    if (path.startsWith("/trpc/")) return trpc(req, res);
+    if (path.startsWith("/trpc/")) {
+      if (req.method === "POST") {
+        void readBody(req, res, options.maxBodyBytes).then(() => trpc(req, res));
+        return;
+      }
+      if (req.method === "GET") {
+        checkQuery(req);
+        return trpc(req, res);
+      }
+      return methodNotAllowed(res, "GET, POST", true);
+    }
+    // Load balancers probe with HEAD: Node sends the headers of the GET answer without its body.
+    if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET, HEAD", false);
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/metrics" && metrics) {
       metrics.registry.metrics().then(
@@ -152,6 +192,8 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
     }
     sendJson(res, 404, { error: "not found: the API is served under /trpc/<procedure>" });
   });
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  return server;
 }
 
 export async function startServer(
@@ -197,6 +239,19 @@ export async function startServer(
 function headerValue(value: string | string[] | undefined): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
   return first && first.length <= 200 ? first : undefined;
+}
+
+/** 405 before tRPC (which would log anything but GET and POST as an internal error), in its envelope on /trpc. */
+function methodNotAllowed(res: http.ServerResponse, allow: string, trpcEnvelope: boolean): void {
+  res.setHeader("allow", allow);
+  const message = `method not allowed: use ${allow.replace(", ", " or ")}`;
+  sendJson(
+    res,
+    405,
+    trpcEnvelope
+      ? { error: { message, code: -32005, data: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405 } } }
+      : { error: message },
+  );
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

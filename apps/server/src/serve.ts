@@ -44,6 +44,7 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
     logger,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
+    limits: config.limits,
     host: config.host,
     port: config.port,
   });
