@@ -45,6 +45,7 @@ const ZEnv = z.object({
   CAIRN_MIGRATE_ON_START: ZBoolean.default(true),
   CAIRN_MAX_VALUE_BYTES: ZWhole(0).default(65_535),
   CAIRN_MAX_BODY_BYTES: ZWhole(1024).optional(),
+  CAIRN_MAX_PAGE_BYTES: ZWhole(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   CAIRN_DEFAULT_RETENTION_DAYS: ZWhole(0, 36_500).default(30),
   CAIRN_TOKEN_TTL_SECONDS: ZWhole(1, 30 * 24 * 3600).default(24 * 3600),
   CAIRN_DB_POOL_SIZE: ZWhole(1, 1000).default(10),
@@ -100,6 +101,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     jwtSecret: c.CAIRN_JWT_SECRET,
     migrateOnStart: c.CAIRN_MIGRATE_ON_START,
     maxValueBytes: c.CAIRN_MAX_VALUE_BYTES,
+    maxPageBytes: c.CAIRN_MAX_PAGE_BYTES,
     // Several times the value limit: escaped JSON grows (a value of U+0001 characters is 6x as JSON text).
     maxBodyBytes:
       c.CAIRN_MAX_BODY_BYTES ??
@@ -131,6 +133,7 @@ export function apiConfigFrom(config: ServerConfig, secret: string): ApiConfig {
   return {
     tokenKeys: tokenKeys(secret),
     maxValueBytes: config.maxValueBytes,
+    maxPageBytes: config.maxPageBytes,
     defaultRetentionDays: config.defaultRetentionDays,
     defaultTokenTtlSeconds: config.tokenTtlSeconds,
     clearOnSuccess: config.clearOnSuccess,

@@ -9,6 +9,8 @@ export interface ApiConfig {
   tokenKeys: TokenKeys;
   /** CAIRN_MAX_VALUE_BYTES: largest value as UTF-8 JSON; 0 = no limit. */
   maxValueBytes: number;
+  /** CAIRN_MAX_PAGE_BYTES: a list page stops once its values pass this many bytes (one item always fits). */
+  maxPageBytes: number;
   /** CAIRN_DEFAULT_RETENTION_DAYS: expiry of task state written without expiresAt; 0 = never. */
   defaultRetentionDays: number;
   /** Lifetime of tokens from admin.tokens.issue when ttlSeconds is not given. */
@@ -21,6 +23,7 @@ export interface ApiConfig {
 
 export const defaultApiConfig = {
   maxValueBytes: 65_535,
+  maxPageBytes: 4 * 1024 * 1024,
   defaultRetentionDays: 30,
   defaultTokenTtlSeconds: 24 * 60 * 60,
   clearOnSuccess: false,

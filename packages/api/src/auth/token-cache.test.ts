@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { verifyTokenCached } from "./token-cache.ts";
+import { BYTES_PER_ENTRY, tokenCacheUsage, verifyTokenCached } from "./token-cache.ts";
 import { signToken, tokenKeys } from "./tokens.ts";
 
 const keys = tokenKeys("token-cache-test-secret-0123456789-0123456789");
@@ -34,5 +34,34 @@ describe("verifyTokenCached", () => {
     expect(await verifyTokenCached(keys, token, 0)).toMatchObject({ taskInstanceId: id });
     const expired = await signToken(keys, { sub: id, scope: "execution" }, new Date(Date.now() - 1_000));
     await expect(verifyTokenCached(keys, expired, 0)).rejects.toMatchObject({ reason: "token_expired" });
+  });
+
+  it("is bounded in entries and in bytes: long tokens cannot make it hold more than 1 KB per entry", async () => {
+    const bounded = tokenKeys("token-cache-bytes-secret-0123456789-0123456789");
+    const expires = new Date(Date.now() + 600_000);
+    // Usual tokens: the entry bound applies.
+    for (let i = 0; i < 30; i++) {
+      await verifyTokenCached(
+        bounded,
+        await signToken(bounded, { sub: `admin-${i}`, scope: "admin" }, expires),
+        10,
+      );
+    }
+    expect(tokenCacheUsage(bounded).entries).toBe(10);
+    // Admin tokens whose `sub` is 3 000 characters cost ~15 KB each, more than the whole 10 KB budget:
+    // verified on every call, never cached.
+    for (let i = 0; i < 30; i++) {
+      const long = await signToken(bounded, { sub: `${i}-${"x".repeat(3_000)}`, scope: "admin" }, expires);
+      expect(await verifyTokenCached(bounded, long, 10)).toMatchObject({ scope: "admin" });
+      expect(tokenCacheUsage(bounded).bytes).toBeLessThanOrEqual(10 * BYTES_PER_ENTRY);
+    }
+    // Medium tokens (a 1 000-character sub, ~2.7 KB cached): a few fit, the bytes bound holds.
+    for (let i = 0; i < 30; i++) {
+      const medium = await signToken(bounded, { sub: `${i}-${"y".repeat(1_000)}`, scope: "admin" }, expires);
+      await verifyTokenCached(bounded, medium, 10);
+      expect(tokenCacheUsage(bounded).bytes).toBeLessThanOrEqual(10 * BYTES_PER_ENTRY);
+    }
+    expect(tokenCacheUsage(bounded).entries).toBeGreaterThan(0);
+    expect(tokenCacheUsage(bounded).entries).toBeLessThan(10);
   });
 });

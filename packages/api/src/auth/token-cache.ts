@@ -1,16 +1,32 @@
 // Verified tokens, remembered until they expire: a worker sends the same token on every call, and an
 // HS512 check costs more than the rest of a cached request's auth. Only successes are cached, and a hit
-// past the token's exp is verified again (and so refused as expired). Sized by CAIRN_TOKEN_CACHE_SIZE:
-// an entry is ~0.5 KB, and a server whose active callers outnumber the entries verifies most calls
-// again (oldest first out).
+// past the token's exp is verified again (and so refused as expired). Sized by CAIRN_TOKEN_CACHE_SIZE
+// entries, and by bytes: a usual entry is ~0.5 KB, and the cache holds at most 1 KB per entry of its size
+// on average, so a caller with very long tokens (a huge `sub`) cannot make it hold more. Oldest first out.
 import { type Principal, type TokenKeys, verifyTokenWithExpiry } from "./tokens.ts";
+
+/** Memory allowed per entry of CAIRN_TOKEN_CACHE_SIZE, on average. */
+export const BYTES_PER_ENTRY = 1024;
+/** What an entry costs beyond its strings (Map slot, objects), roughly. */
+const ENTRY_OVERHEAD = 200;
 
 interface Cached {
   principal: Principal;
   expiresAtMs: number;
+  bytes: number;
 }
 
-const caches = new WeakMap<TokenKeys, Map<string, Cached>>();
+interface Cache {
+  entries: Map<string, Cached>;
+  bytes: number;
+}
+
+const caches = new WeakMap<TokenKeys, Cache>();
+
+/** JavaScript strings are UTF-16: two bytes a character. */
+function costOf(token: string, principal: Principal): number {
+  return 2 * (token.length + principal.sub.length) + ENTRY_OVERHEAD;
+}
 
 /** `maxEntries` 0 verifies every call. */
 export async function verifyTokenCached(
@@ -21,14 +37,34 @@ export async function verifyTokenCached(
   if (maxEntries <= 0) return (await verifyTokenWithExpiry(keys, token)).principal;
   let cache = caches.get(keys);
   if (!cache) {
-    cache = new Map();
+    cache = { entries: new Map(), bytes: 0 };
     caches.set(keys, cache);
   }
-  const hit = cache.get(token);
+  const hit = cache.entries.get(token);
   if (hit && hit.expiresAtMs > Date.now()) return hit.principal;
   const verified = await verifyTokenWithExpiry(keys, token);
-  // Bounded: forget the oldest entry first (Map keeps insertion order).
-  while (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-  cache.set(token, verified);
+  const bytes = costOf(token, verified.principal);
+  const maxBytes = maxEntries * BYTES_PER_ENTRY;
+  if (bytes > maxBytes) return verified.principal; // larger than the whole cache: verified every call
+  if (hit) forget(cache, token);
+  // Bounded: forget the oldest entries first (a Map keeps insertion order).
+  while (cache.entries.size >= maxEntries || cache.bytes + bytes > maxBytes) {
+    forget(cache, cache.entries.keys().next().value as string);
+  }
+  cache.entries.set(token, { ...verified, bytes });
+  cache.bytes += bytes;
   return verified.principal;
+}
+
+function forget(cache: Cache, token: string): void {
+  const entry = cache.entries.get(token);
+  if (!entry) return;
+  cache.entries.delete(token);
+  cache.bytes -= entry.bytes;
+}
+
+/** What the cache of these keys holds now (for tests and diagnostics). */
+export function tokenCacheUsage(keys: TokenKeys): { entries: number; bytes: number } {
+  const cache = caches.get(keys);
+  return { entries: cache?.entries.size ?? 0, bytes: cache?.bytes ?? 0 };
 }

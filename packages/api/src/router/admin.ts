@@ -57,7 +57,7 @@ export const adminRouter = router({
   taskState: router({
     list: adminProcedure
       .input(ZAdminTaskStateListInput)
-      .query(({ ctx, input }) => listTaskStateWithTotal(ctx.db, input)),
+      .query(({ ctx, input }) => listTaskStateWithTotal(ctx.db, input, ctx.config.maxPageBytes)),
     get: adminProcedure.input(ZAdminTaskStateGetInput).query(({ ctx, input }) => getTaskState(ctx.db, input)),
     set: adminProcedure
       .input(ZAdminTaskStateSetInput)
@@ -73,7 +73,7 @@ export const adminRouter = router({
   assetState: router({
     list: adminProcedure
       .input(ZAssetStateListInput)
-      .query(({ ctx, input }) => listAssetStateWithWriters(ctx.db, input)),
+      .query(({ ctx, input }) => listAssetStateWithWriters(ctx.db, input, ctx.config.maxPageBytes)),
     get: adminProcedure
       .input(ZAssetStateGetInput)
       .query(({ ctx, input }) => getAssetState(ctx.db, ctx.principal, input)),

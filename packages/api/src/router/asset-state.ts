@@ -30,5 +30,5 @@ export const assetStateRouter = {
     .mutation(({ ctx, input }) => clearAssetState(ctx.db, ctx.principal, input)),
   list: authedProcedure
     .input(ZAssetStateListInput)
-    .query(({ ctx, input }) => listAssetState(ctx.db, ctx.principal, input)),
+    .query(({ ctx, input }) => listAssetState(ctx.db, ctx.principal, input, ctx.config.maxPageBytes)),
 } satisfies TRPCRouterRecord;

@@ -28,5 +28,5 @@ export const taskStateRouter = {
     .mutation(({ ctx, input }) => clearTaskState(ctx.db, input)),
   list: taskInstanceProcedure
     .input(ZTaskStateListInput)
-    .query(({ ctx, input }) => listTaskState(ctx.db, input)),
+    .query(({ ctx, input }) => listTaskState(ctx.db, input, ctx.config.maxPageBytes)),
 } satisfies TRPCRouterRecord;

@@ -6,9 +6,10 @@ import {
   decodeCursor,
   ENTRY_COLUMNS,
   LIVE,
+  type PageRow,
   type StateEntry,
-  type StateRow,
   toPage,
+  withinByteBudget,
 } from "./state-entries.ts";
 import { describeRef } from "./task-instances.ts";
 
@@ -20,7 +21,7 @@ export interface Writer {
   mapIndex: number | null;
 }
 
-interface WriterRow extends StateRow {
+interface WriterRow extends PageRow {
   writer_kind: "task" | "admin";
   writer_dag_id: string | null;
   writer_run_id: string | null;
@@ -31,6 +32,7 @@ interface WriterRow extends StateRow {
 export async function listAssetStateWithWriters(
   db: Database,
   input: { asset: AssetRef; prefix?: string | undefined; limit: number; cursor?: string | null | undefined },
+  maxPageBytes: number,
 ): Promise<{ items: (StateEntry & { writer: Writer })[]; nextCursor: string | null; total: number }> {
   const column = "name" in input.asset ? "name" : "uri";
   const value = "name" in input.asset ? input.asset.name : input.asset.uri;
@@ -42,12 +44,15 @@ export async function listAssetStateWithWriters(
   if (!asset)
     throw notFound("asset_not_found", `asset ${describeRef(input.asset)} does not exist or is inactive`);
   const rows = await db.sql.query<WriterRow>(
-    `SELECT ${ENTRY_COLUMNS}, s.writer_kind, s.writer_dag_id, s.writer_run_id, s.writer_task_id, s.writer_map_index
+    withinByteBudget(
+      `SELECT ${ENTRY_COLUMNS}, s.writer_kind, s.writer_dag_id, s.writer_run_id, s.writer_task_id, s.writer_map_index
      FROM asset_state s
      WHERE s.asset_id = $1::bigint AND ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))
        AND ($3::text IS NULL OR s.key > $3)
      ORDER BY s.key LIMIT $4`,
-    [asset.id, input.prefix || null, decodeCursor(input.cursor), input.limit + 1],
+      "$5",
+    ),
+    [asset.id, input.prefix || null, decodeCursor(input.cursor), input.limit + 1, maxPageBytes],
     "admin_asset_state_list",
   );
   const [count] = await db.sql.query<{ total: number }>(

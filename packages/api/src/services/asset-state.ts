@@ -11,11 +11,13 @@ import {
   LIVE,
   NEXT_VERSION,
   type Page,
+  type PageRow,
   resolveExpiry,
   type StateEntry,
   type StateRow,
   toEntry,
   toPage,
+  withinByteBudget,
 } from "./state-entries.ts";
 import { resolveTaskInstance } from "./task-instance-scope.ts";
 import { describeRef } from "./task-instances.ts";
@@ -240,15 +242,19 @@ export async function listAssetState(
   db: Database,
   principal: Principal,
   input: { asset: AssetRef; prefix?: string | undefined; limit: number; cursor?: string | null | undefined },
+  maxPageBytes: number,
 ): Promise<Page<StateEntry>> {
   const after = decodeCursor(input.cursor);
   const { column, value } = refOf(input.asset);
-  const rows = await db.sql.query<StateRow>(
+  const rows = await db.sql.query<PageRow>(
     `WITH ${assetCte(column)}
-     SELECT ${ENTRY_COLUMNS} FROM asset_state s JOIN a ON s.asset_id = a.id
+     ${withinByteBudget(
+       `SELECT ${ENTRY_COLUMNS} FROM asset_state s JOIN a ON s.asset_id = a.id
      WHERE ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3)) AND ($4::text IS NULL OR s.key > $4)
      ORDER BY s.key LIMIT $5`,
-    [value, callerTaskInstance(principal), input.prefix || null, after, input.limit + 1],
+       "$6",
+     )}`,
+    [value, callerTaskInstance(principal), input.prefix || null, after, input.limit + 1, maxPageBytes],
     statement("list", column),
   );
   if (rows.length === 0) await requireUsableAsset(db.sql, principal, input.asset);

@@ -46,11 +46,34 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-/** Rows were fetched with limit + 1; the extra row only says that there is a next page. */
-export function toPage(rows: StateRow[], limit: number): Page<StateEntry> {
+/** A list query's rows, as `withinByteBudget` returns them. */
+export interface PageRow extends StateRow {
+  /** How many rows the query itself found (at most limit + 1), before the byte budget cut it. */
+  fetched: string | number;
+}
+
+/**
+ * SQL: a page of `listQuery` (its rows ordered by `key`, fetched with limit + 1) cut to a byte budget
+ * (CAIRN_MAX_PAGE_BYTES, spec §4): the first rows whose values, as JSON text, start before `budgetParam`
+ * bytes, and always the first row, however large. Cut in the database, so the server never holds more
+ * than about one budget of values per list call. Each row says how many the query found (`fetched`).
+ */
+export function withinByteBudget(listQuery: string, budgetParam: string): string {
+  return `SELECT sized.* FROM (
+  SELECT sized_rows.*, count(*) OVER () AS fetched,
+         sum(sized_rows.bytes) OVER (ORDER BY sized_rows.key ROWS UNBOUNDED PRECEDING) - sized_rows.bytes AS bytes_before
+  FROM (SELECT page.*, octet_length(page.value::text) AS bytes FROM (${listQuery}) page) sized_rows
+) sized
+WHERE sized.bytes_before < ${budgetParam} OR sized.bytes_before = 0
+ORDER BY sized.key`;
+}
+
+/** The page of rows cut by `withinByteBudget`: at most `limit` items; a next page if the query found more. */
+export function toPage(rows: PageRow[], limit: number): Page<StateEntry> {
   const items = rows.slice(0, limit).map(toEntry);
   const last = items.at(-1);
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.key) : null };
+  const fetched = Number(rows[0]?.fetched ?? 0);
+  return { items, nextCursor: fetched > items.length && last ? encodeCursor(last.key) : null };
 }
 
 export function encodeCursor(key: string): string {

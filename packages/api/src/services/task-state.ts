@@ -9,11 +9,13 @@ import {
   LIVE,
   NEXT_VERSION,
   type Page,
+  type PageRow,
   resolveExpiry,
   type StateEntry,
   type StateRow,
   toEntry,
   toPage,
+  withinByteBudget,
 } from "./state-entries.ts";
 import {
   IN_NAMESPACE,
@@ -228,9 +230,12 @@ export async function clearResolvedNamespace(
 
 const LIST_SQL = perNamespace(
   (ti) => `WITH ${ti}
-SELECT ${ENTRY_COLUMNS} FROM task_state s JOIN ti ON ${IN_NAMESPACE}
+${withinByteBudget(
+  `SELECT ${ENTRY_COLUMNS} FROM task_state s JOIN ti ON ${IN_NAMESPACE}
 WHERE ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2)) AND ($3::text IS NULL OR s.key > $3)
 ORDER BY s.key LIMIT $4`,
+  "$5",
+)}`,
 );
 
 export type ListTaskStateInput = TaskNamespace & {
@@ -239,11 +244,15 @@ export type ListTaskStateInput = TaskNamespace & {
   cursor?: string | null | undefined;
 };
 
-export async function listTaskState(db: Database, input: ListTaskStateInput): Promise<Page<StateEntry>> {
+export async function listTaskState(
+  db: Database,
+  input: ListTaskStateInput,
+  maxPageBytes: number,
+): Promise<Page<StateEntry>> {
   const after = decodeCursor(input.cursor);
-  const rows = await db.sql.query<StateRow>(
+  const rows = await db.sql.query<PageRow>(
     LIST_SQL[namespaceKind(input)],
-    [namespaceParam(input), input.prefix || null, after, input.limit + 1],
+    [namespaceParam(input), input.prefix || null, after, input.limit + 1, maxPageBytes],
     statement("list", input),
   );
   // An empty page may mean an unknown or superseded task instance: say so rather than "no keys".
@@ -261,8 +270,9 @@ WHERE ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))`,
 export async function listTaskStateWithTotal(
   db: Database,
   input: ListTaskStateInput,
+  maxPageBytes: number,
 ): Promise<Page<StateEntry> & { total: number }> {
-  const page = await listTaskState(db, input);
+  const page = await listTaskState(db, input, maxPageBytes);
   const [count] = await db.sql.query<{ total: number }>(
     COUNT_SQL[namespaceKind(input)],
     [namespaceParam(input), input.prefix || null],
