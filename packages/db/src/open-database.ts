@@ -17,7 +17,11 @@ import { applyMigrations } from "./migrations/migrator.ts";
 
 export type DatabaseKind = "postgres" | "pglite";
 
-/** Plain SQL for the hot path: one statement, positional parameters, rows as objects. */
+/**
+ * Plain SQL for the hot path: one statement, positional parameters, rows as objects. Each statement is its
+ * own transaction; one that PostgreSQL aborted as a deadlock victim or a serialization failure (40P01,
+ * 40001) was rolled back whole, so it is run again, up to 3 more times, before its error is thrown.
+ */
 export interface SqlRunner {
   /** `name` makes it a named prepared statement on PostgreSQL (parsed once per connection). */
   query<Row = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<Row[]>;
@@ -86,8 +90,10 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
     kind: "postgres",
     prisma,
     sql: {
-      query: async <Row>(text: string, values: unknown[] = [], name?: string) =>
-        (await pool.query({ text, values, ...(name ? { name } : {}) })).rows as Row[],
+      query: <Row>(text: string, values: unknown[] = [], name?: string) =>
+        retryAbortedStatement(
+          async () => (await pool.query({ text, values, ...(name ? { name } : {}) })).rows as Row[],
+        ),
     },
     location: redact(url),
     migrationFactory: postgresMigrationFactory(url),
@@ -99,6 +105,22 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
       await pool.end();
     },
   };
+}
+
+/** SQLSTATEs of a statement PostgreSQL rolled back to break a deadlock or a serialization conflict. */
+const ABORTED_STATEMENT = new Set(["40P01", "40001"]);
+
+async function retryAbortedStatement<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (attempt > 3 || typeof code !== "string" || !ABORTED_STATEMENT.has(code)) throw error;
+      // Jittered, so the transactions that collided do not collide again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
 }
 
 async function openPglite(options: OpenDatabaseOptions): Promise<Database> {

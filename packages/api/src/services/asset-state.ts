@@ -8,6 +8,7 @@ import { encodeValue } from "../values.ts";
 import {
   decodeCursor,
   ENTRY_COLUMNS,
+  isParentDeleted,
   LIVE,
   NEXT_VERSION,
   type Page,
@@ -98,18 +99,25 @@ async function requireUsableAsset(sql: SqlRunner, principal: Principal, ref: Ass
   if (rows.length === 0) await explainMissingAsset(sql, principal, ref);
 }
 
-async function currentVersion(
+/**
+ * The key's version now (null when it does not exist), in one statement with the asset's usability, so an
+ * asset deactivated between two queries cannot pass for a missing key. Throws why when it is unusable.
+ */
+async function versionNow(
   sql: SqlRunner,
   principal: Principal,
   ref: AssetRef,
   key: string,
 ): Promise<number | null> {
   const { column, value } = refOf(ref);
-  const rows = await sql.query<{ version: number }>(
-    `WITH ${assetCte(column)} SELECT s.version FROM asset_state s JOIN a ON s.asset_id = a.id WHERE s.key = $3 AND ${LIVE}`,
+  const rows = await sql.query<{ usable: boolean; version: number | null }>(
+    `WITH ${assetCte(column)}
+     SELECT EXISTS (SELECT 1 FROM a) AS usable,
+       (SELECT s.version FROM asset_state s JOIN a ON s.asset_id = a.id WHERE s.key = $3 AND ${LIVE}) AS version`,
     [value, callerTaskInstance(principal), key],
     statement("version", column),
   );
+  if (!rows[0]?.usable) await explainMissingAsset(sql, principal, ref);
   return rows[0]?.version ?? null;
 }
 
@@ -156,6 +164,11 @@ FROM a WHERE s.asset_id = a.id AND s.key = $3 AND s.version = $6 AND ${LIVE}
 RETURNING s.version`;
 }
 
+/** The asset kept flapping between inactive and active through several attempts of one write. */
+function inactiveDuringWrite(ref: AssetRef): DomainError {
+  return notFound("asset_not_found", `asset ${describeRef(ref)} was inactive when the write ran; retry`);
+}
+
 export async function setAssetState(
   db: Database,
   principal: Principal,
@@ -168,28 +181,40 @@ export async function setAssetState(
   const { column, value } = refOf(input.asset);
   const params = [value, callerTaskInstance(principal), input.key, json, expiresAt];
   const { ifVersion } = input;
-  const rows =
+  const write = () =>
     ifVersion === undefined
-      ? await db.sql.query<{ version: number }>(upsertSql(column, false), params, statement("set", column))
+      ? db.sql.query<{ version: number }>(upsertSql(column, false), params, statement("set", column))
       : ifVersion === 0
-        ? await db.sql.query<{ version: number }>(
-            upsertSql(column, true),
-            params,
-            statement("create", column),
-          )
-        : await db.sql.query<{ version: number }>(
+        ? db.sql.query<{ version: number }>(upsertSql(column, true), params, statement("create", column))
+        : db.sql.query<{ version: number }>(
             compareAndSetSql(column),
             [...params, ifVersion],
             statement("cas", column),
           );
-  const row = rows[0];
-  if (row) return { version: row.version };
-  await requireUsableAsset(db.sql, principal, input.asset);
-  throw versionMismatch(
-    input.key,
-    ifVersion ?? 0,
-    await currentVersion(db.sql, principal, input.asset, input.key),
-  );
+  for (let attempt = 1; ; attempt++) {
+    let rows: { version: number }[];
+    try {
+      rows = await write();
+    } catch (error) {
+      // The asset was deleted while the write ran: say so as any later call would.
+      if (isParentDeleted(error)) await requireUsableAsset(db.sql, principal, input.asset);
+      throw error;
+    }
+    const row = rows[0];
+    if (row) return { version: row.version };
+    // Nothing written: the asset was unusable, or the version did not match. Which, is decided now.
+    const current = await versionNow(db.sql, principal, input.asset, input.key);
+    const versionMatches =
+      ifVersion === undefined || (ifVersion === 0 ? current === null : current === ifVersion);
+    if (!versionMatches) throw versionMismatch(input.key, ifVersion ?? 0, current);
+    // The version matches and the asset is usable now, so it was not when the write ran (deactivated
+    // and re-activated meanwhile): write again rather than report a conflict that is not there.
+    if (attempt >= 3)
+      throw notFound(
+        "asset_not_found",
+        `asset ${describeRef(input.asset)} was inactive during the write; retry`,
+      );
+  }
 }
 
 export async function deleteAssetState(
@@ -199,25 +224,32 @@ export async function deleteAssetState(
 ): Promise<{ deleted: boolean }> {
   const { asset, key, ifVersion } = input;
   if (ifVersion === 0) {
-    await requireUsableAsset(db.sql, principal, asset);
-    const current = await currentVersion(db.sql, principal, asset, key);
+    const current = await versionNow(db.sql, principal, asset, key);
     if (current !== null) throw versionMismatch(key, 0, current);
     return { deleted: false };
   }
   const { column, value } = refOf(asset);
-  const rows = await db.sql.query<{ live: boolean }>(
-    `WITH ${assetCte(column)}
-     DELETE FROM asset_state s USING a
-     WHERE s.asset_id = a.id AND s.key = $3 AND ($4::int IS NULL OR (s.version = $4 AND ${LIVE}))
-     RETURNING ${LIVE} AS live`,
-    [value, callerTaskInstance(principal), key, ifVersion ?? null],
-    statement("delete", column),
-  );
-  const row = rows[0];
-  if (row) return { deleted: row.live };
-  await requireUsableAsset(db.sql, principal, asset);
-  if (ifVersion === undefined) return { deleted: false };
-  throw versionMismatch(key, ifVersion, await currentVersion(db.sql, principal, asset, key));
+  for (let attempt = 1; ; attempt++) {
+    const rows = await db.sql.query<{ live: boolean }>(
+      `WITH ${assetCte(column)}
+       DELETE FROM asset_state s USING a
+       WHERE s.asset_id = a.id AND s.key = $3 AND ($4::int IS NULL OR (s.version = $4 AND ${LIVE}))
+       RETURNING ${LIVE} AS live`,
+      [value, callerTaskInstance(principal), key, ifVersion ?? null],
+      statement("delete", column),
+    );
+    const row = rows[0];
+    if (row) return { deleted: row.live };
+    // Nothing deleted: no such key, another version, or an asset unusable when the statement ran.
+    const current = await versionNow(db.sql, principal, asset, key);
+    if (current === null && ifVersion === undefined) return { deleted: false };
+    if (current === null || (ifVersion !== undefined && current !== ifVersion)) {
+      throw versionMismatch(key, ifVersion ?? 0, current);
+    }
+    // The key is there at the asked version and the asset is usable now: it was not when the statement
+    // ran (deactivated and re-activated meanwhile). Delete again.
+    if (attempt >= 3) throw inactiveDuringWrite(asset);
+  }
 }
 
 export async function clearAssetState(

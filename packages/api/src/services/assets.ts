@@ -47,7 +47,12 @@ export async function setAssetActive(
   return { active: input.active };
 }
 
+/** One statement (retried by the SqlRunner when it loses a deadlock to writers of the asset's state). */
 export async function deleteAsset(db: Database, input: { name: string }): Promise<{ deleted: boolean }> {
-  const { count } = await db.prisma.asset.deleteMany({ where: { name: input.name } });
-  return { deleted: count > 0 };
+  const rows = await db.sql.query(
+    "DELETE FROM asset WHERE name = $1 RETURNING 1",
+    [input.name],
+    "admin_asset_delete",
+  );
+  return { deleted: rows.length > 0 };
 }

@@ -90,6 +90,14 @@ export function decodeCursor(cursor: string | null | undefined): string | null {
   return key;
 }
 
+/**
+ * A write whose parent row (its dag run, its asset) was deleted while the write ran: PostgreSQL's
+ * foreign_key_violation. The caller then answers what any later call would (NOT_FOUND with its reason).
+ */
+export function isParentDeleted(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "23503";
+}
+
 /** Expiry to store: explicit date, explicit null (never), or the default retention when omitted. */
 export function resolveExpiry(
   expiresAt: Date | null | undefined,

@@ -6,6 +6,7 @@ import { encodeValue } from "../values.ts";
 import {
   decodeCursor,
   ENTRY_COLUMNS,
+  isParentDeleted,
   LIVE,
   NEXT_VERSION,
   type Page,
@@ -124,6 +125,20 @@ export async function setTaskState(
   limits: StateLimits,
   input: SetTaskStateInput,
 ): Promise<{ version: number }> {
+  try {
+    return await writeTaskState(db, limits, input);
+  } catch (error) {
+    // Its dag run was deleted while the write ran: resolving the namespace now says so (NOT_FOUND).
+    if (isParentDeleted(error)) await resolveNamespace(db.sql, input);
+    throw error;
+  }
+}
+
+async function writeTaskState(
+  db: Database,
+  limits: StateLimits,
+  input: SetTaskStateInput,
+): Promise<{ version: number }> {
   const json = encodeValue(input.value, limits.maxValueBytes);
   const expiresAt = resolveExpiry(input.expiresAt, limits.defaultRetentionDays);
   const kind = namespaceKind(input);
@@ -152,21 +167,25 @@ export async function setTaskState(
           );
   const row = rows[0];
   if (row) return { version: row.version };
-  await resolveNamespace(db.sql, input);
-  throw versionMismatch(input.key, ifVersion ?? 0, await currentVersion(db.sql, input, input.key));
+  throw versionMismatch(input.key, ifVersion ?? 0, await versionNow(db.sql, input, input.key));
 }
 
 const VERSION_SQL = perNamespace(
-  (ti) =>
-    `WITH ${ti} SELECT s.version FROM task_state s JOIN ti ON ${IN_NAMESPACE} WHERE s.key = $2 AND ${LIVE}`,
+  (ti) => `WITH ${ti} SELECT EXISTS (SELECT 1 FROM ti) AS resolved,
+  (SELECT s.version FROM task_state s JOIN ti ON ${IN_NAMESPACE} WHERE s.key = $2 AND ${LIVE}) AS version`,
 );
 
-async function currentVersion(sql: SqlRunner, ns: TaskNamespace, key: string): Promise<number | null> {
-  const rows = await sql.query<{ version: number }>(
+/**
+ * The key's version now (null when it does not exist), in one statement with the namespace, so a dag run
+ * deleted between two queries cannot pass for a missing key. Throws why when the namespace is gone.
+ */
+async function versionNow(sql: SqlRunner, ns: TaskNamespace, key: string): Promise<number | null> {
+  const rows = await sql.query<{ resolved: boolean; version: number | null }>(
     VERSION_SQL[namespaceKind(ns)],
     [namespaceParam(ns), key],
     statement("version", ns),
   );
+  if (!rows[0]?.resolved) await resolveNamespace(sql, ns);
   return rows[0]?.version ?? null;
 }
 
@@ -184,8 +203,7 @@ export async function deleteTaskState(
   const { key, ifVersion } = input;
   if (ifVersion === 0) {
     // "Only if it does not exist": nothing to delete either way; an existing key is a conflict.
-    await resolveNamespace(db.sql, input);
-    const current = await currentVersion(db.sql, input, key);
+    const current = await versionNow(db.sql, input, key);
     if (current !== null) throw versionMismatch(key, 0, current);
     return { deleted: false };
   }
@@ -197,9 +215,9 @@ export async function deleteTaskState(
   const row = rows[0];
   // An expired row is deleted too, but it was already invisible: it does not count as deleted.
   if (row) return { deleted: row.live };
-  await resolveNamespace(db.sql, input);
+  const current = await versionNow(db.sql, input, key);
   if (ifVersion === undefined) return { deleted: false };
-  throw versionMismatch(key, ifVersion, await currentVersion(db.sql, input, key));
+  throw versionMismatch(key, ifVersion, current);
 }
 
 /** Deletes the namespace's keys (every map index of the task with allMapIndices); returns how many were live. */
