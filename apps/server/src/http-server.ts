@@ -99,6 +99,7 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
         "admin write",
       ),
   };
+  const databaseTrouble = throttledDatabaseWarning(logger);
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -115,6 +116,10 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
       });
     },
     onError: ({ error, path, req }) => {
+      if (error.code === "SERVICE_UNAVAILABLE" || error.code === "BAD_GATEWAY") {
+        databaseTrouble(error, path);
+        return;
+      }
       if (error.code !== "INTERNAL_SERVER_ERROR") return;
       logger.error({ reqId: requestIds.get(req), err: error.cause ?? error, path }, "internal error");
     },
@@ -239,6 +244,28 @@ export async function startServer(
 function headerValue(value: string | string[] | undefined): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
   return first && first.length <= 200 ? first : undefined;
+}
+
+/**
+ * While the database is away every request fails the same way: one warning per interval, with how many
+ * calls failed since the last one, instead of a line (and a stack) per request.
+ */
+function throttledDatabaseWarning(logger: Logger, intervalMs = 10_000) {
+  let lastAt = 0;
+  let failed = 0;
+  return (error: { message: string; cause?: unknown }, path: string | undefined) => {
+    failed++;
+    const now = Date.now();
+    if (now - lastAt < intervalMs) return;
+    lastAt = now;
+    const domain = error.cause as { reason?: unknown; cause?: unknown } | undefined;
+    const driver = domain?.cause instanceof Error ? domain.cause.message : undefined;
+    logger.warn(
+      { reason: domain?.reason, driver, path, failedCalls: failed },
+      `database trouble: ${error.message}`,
+    );
+    failed = 0;
+  };
 }
 
 /** 405 before tRPC (which would log anything but GET and POST as an internal error), in its envelope on /trpc. */

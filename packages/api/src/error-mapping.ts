@@ -13,61 +13,90 @@ const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   conflict: "CONFLICT",
   payload_too_large: "PAYLOAD_TOO_LARGE",
   unavailable: "SERVICE_UNAVAILABLE",
+  outcome_unknown: "BAD_GATEWAY",
 };
 
-/** Called with whatever a procedure threw; returns the error to send, or undefined to keep tRPC's own. */
-export function toTRPCError(error: TRPCError): TRPCError | undefined {
+/**
+ * Called with whatever a procedure threw; returns the error to send, or undefined to keep tRPC's own.
+ * `type` matters for a database connection that broke during the call: a mutation may or may not have
+ * been applied, a query wrote nothing.
+ */
+export function toTRPCError(
+  error: TRPCError,
+  type: "query" | "mutation" | "subscription",
+): TRPCError | undefined {
   const cause = error.cause;
   if (cause instanceof DomainError) {
     return new TRPCError({ code: codeOf[cause.kind], message: cause.message, cause });
   }
-  const database = fromDatabaseError(cause);
+  const database = fromDatabaseError(cause, type === "mutation");
   if (database)
     return new TRPCError({ code: codeOf[database.kind], message: database.message, cause: database });
   return undefined;
 }
 
-// SQLSTATE classes that mean "the database is unreachable or shutting down", not "the request was bad".
+/** Socket errors of a connection that was never made: nothing reached the database. */
+const NOT_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+/** Socket errors of a connection that broke: a statement in flight may or may not have committed. */
+const CONNECTION_BROKE = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+// SQLSTATEs of a refused or ended session (connection exception, insufficient resources, shutdown): the
+// server answered with an error, so the statement it answered did not commit.
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3])/;
+/** pg's messages for a pool that could not connect, and for a connection that ended under a query. */
+const CONNECT_TIMEOUT = /timeout exceeded when trying to connect|due to connection timeout|not queryable/i;
+const TERMINATED = /Connection terminated/i;
 
-/** Maps Prisma and driver errors; unknown ones stay internal (500, message hidden). */
-export function fromDatabaseError(error: unknown): DomainError | undefined {
+const unavailable = (cause: unknown) =>
+  new DomainError(
+    "unavailable",
+    "database_unavailable",
+    "the database is not reachable; nothing was written; retry later",
+    cause,
+  );
+const outcomeUnknown = (cause: unknown) =>
+  new DomainError(
+    "outcome_unknown",
+    "outcome_unknown",
+    "the connection to the database broke while the write ran: it may or may not have been applied (read the key before retrying a compare-and-set)",
+    cause,
+  );
+
+/** The codes on an error and the errors it wraps (an AggregateError of IPv4/IPv6 attempts, causes). */
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  const queue = [error];
+  for (let i = 0; i < queue.length && i < 10; i++) {
+    const current = queue[i];
+    if (typeof current !== "object" || current === null) continue;
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === "string") codes.push(code);
+    queue.push(cause, ...(Array.isArray(errors) ? errors : []));
+  }
+  return codes;
+}
+
+/**
+ * Maps Prisma and driver errors; unknown ones stay internal (500, message hidden). A database that cannot
+ * be reached is SERVICE_UNAVAILABLE `database_unavailable`, which promises that nothing was applied; a
+ * connection that broke under a mutation is BAD_GATEWAY `outcome_unknown`, which promises nothing.
+ */
+export function fromDatabaseError(error: unknown, mutation = true): DomainError | undefined {
   if (error instanceof Prisma.PrismaClientKnownRequestError) {
     if (error.code === "P2002") return new DomainError("conflict", "task_instance_exists", "already exists");
     if (error.code === "P2025") return new DomainError("not_found", "key_not_found", "record not found");
-    if (error.code === "P1001" || error.code === "P1002" || error.code === "P1017") {
-      return new DomainError(
-        "unavailable",
-        "database_unavailable",
-        "the database is not reachable; retry later",
-      );
-    }
+    if (error.code === "P1001" || error.code === "P1002") return unavailable(error);
+    // Server has closed the connection: possibly under the statement.
+    if (error.code === "P1017") return mutation ? outcomeUnknown(error) : unavailable(error);
     return undefined;
   }
-  if (error instanceof Prisma.PrismaClientInitializationError) {
-    return new DomainError(
-      "unavailable",
-      "database_unavailable",
-      "the database is not reachable; retry later",
-    );
-  }
-  const sqlState = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
-  if (typeof sqlState === "string" && UNAVAILABLE_SQLSTATE.test(sqlState)) {
-    return new DomainError(
-      "unavailable",
-      "database_unavailable",
-      "the database is not reachable; retry later",
-    );
-  }
-  if (
-    error instanceof Error &&
-    /timeout exceeded when trying to connect|Connection terminated/i.test(error.message)
-  ) {
-    return new DomainError(
-      "unavailable",
-      "database_unavailable",
-      "the database is not reachable; retry later",
-    );
+  if (error instanceof Prisma.PrismaClientInitializationError) return unavailable(error);
+  const codes = codesOf(error);
+  if (codes.some((code) => UNAVAILABLE_SQLSTATE.test(code) || NOT_CONNECTED.has(code)))
+    return unavailable(error);
+  const message = error instanceof Error ? error.message : "";
+  if (CONNECT_TIMEOUT.test(message)) return unavailable(error);
+  if (codes.some((code) => CONNECTION_BROKE.has(code)) || TERMINATED.test(message)) {
+    return mutation ? outcomeUnknown(error) : unavailable(error);
   }
   return undefined;
 }

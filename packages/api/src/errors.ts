@@ -8,7 +8,8 @@ export type DomainErrorKind =
   | "not_found"
   | "conflict"
   | "payload_too_large"
-  | "unavailable";
+  | "unavailable"
+  | "outcome_unknown";
 
 /** The `error.data.reason` values of the wire contract (spec §4). */
 export type DomainErrorReason =
@@ -28,7 +29,8 @@ export type DomainErrorReason =
   | "token_expired"
   | "insufficient_scope"
   | "not_own_task_instance"
-  | "database_unavailable";
+  | "database_unavailable"
+  | "outcome_unknown";
 
 export class DomainError extends Error {
   override name = "DomainError";
@@ -36,8 +38,10 @@ export class DomainError extends Error {
     readonly kind: DomainErrorKind,
     readonly reason: DomainErrorReason,
     message: string,
+    /** What it was made from (a driver error), for logs; never sent to callers. */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 

@@ -22,7 +22,7 @@ export const createCallerFactory = t.createCallerFactory;
 const mapErrors = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
   const started = ctx.observer ? performance.now() : 0;
   const result = await next();
-  const mapped = result.ok ? undefined : toTRPCError(result.error);
+  const mapped = result.ok ? undefined : toTRPCError(result.error, type);
   if (ctx.observer) {
     const outcome = result.ok ? "OK" : (mapped ?? result.error).code;
     ctx.observer.onCall(

@@ -44,7 +44,10 @@ export interface CairnClientOptions {
   taskInstanceId?: string | undefined;
   /** Deadline of each call, retries included. Default 10 000 ms. */
   timeoutMs?: number | undefined;
-  /** Retries of idempotent calls after network errors and 5xx answers. Default 3; 0 disables. */
+  /**
+   * Retries after network errors and 5xx answers, at most; default: as many as fit in `timeoutMs`.
+   * 0 disables. A compare-and-set is retried only when it surely was not applied (see OutcomeUnknownError).
+   */
   retries?: number | undefined;
   backoff?: BackoffOptions | undefined;
   fetch?: FetchLike | undefined;
@@ -116,7 +119,7 @@ export interface CairnClient extends TaskStateClient {
   readonly trpc: CairnTRPCClient;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, retries: 3, baseMs: 100, maxMs: 2_000 };
+const DEFAULTS = { timeoutMs: 10_000, retries: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 2_000 };
 
 /**
  * Binds a client to a server and a token, once per task run:
@@ -315,6 +318,7 @@ function positive(name: string, value: number): number {
 }
 
 function wholeNumber(name: string, value: number): number {
+  if (value === Number.POSITIVE_INFINITY && name === "retries") return value;
   if (!Number.isInteger(value) || value < 0) throw new TypeError(`${name} must be a whole number >= 0`);
   return value;
 }

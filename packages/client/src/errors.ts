@@ -84,9 +84,30 @@ export class ServerError extends CairnError {
 /** No answer: connection refused or reset, DNS failure. Retried for idempotent verbs. */
 export class NetworkError extends CairnError {
   override name = "NetworkError";
+  /**
+   * False when the request surely never reached the server (the connection was refused, the host not
+   * found): then even a compare-and-set is safe to send again.
+   */
+  readonly mayHaveReachedServer: boolean;
+
+  constructor(message: string, options: CairnErrorOptions & { mayHaveReachedServer?: boolean }) {
+    super(message, options);
+    this.mayHaveReachedServer = options.mayHaveReachedServer ?? true;
+  }
+
   override get retryable(): boolean {
     return true;
   }
+}
+
+/**
+ * A compare-and-set (`set` or `delete` with `ifVersion`) whose outcome is unknown: the connection to the
+ * server, or the server's to its database (502 `outcome_unknown`), broke after the request left. It may
+ * or may not have been applied; sending it again could report a false conflict or apply it twice, so the
+ * client does not. Read the entry and decide.
+ */
+export class OutcomeUnknownError extends CairnError {
+  override name = "OutcomeUnknownError";
 }
 
 /** The call's deadline (`timeoutMs`) passed, retries included. Not retried: the time is spent. */
@@ -140,6 +161,7 @@ export function toCairnError(error: unknown, path?: string): unknown {
       httpStatus: 0,
       path,
       cause: error,
+      mayHaveReachedServer: !codesOf(error).some((code) => NEVER_CONNECTED.has(code)),
     });
   }
   const message = `${path ?? "request"}: unexpected HTTP ${status} answer, not one of the Cairn API (is the url the server's base URL, and is a proxy in the way?)`;
@@ -193,6 +215,27 @@ const CODE_OF_STATUS: Record<number, ErrorData["code"]> = {
 
 function codeOfStatus(status: number): ErrorData["code"] {
   return CODE_OF_STATUS[status] ?? (status >= 400 && status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR");
+}
+
+/** Errors of a connection that was never made (undici and Node socket codes): the request was not sent. */
+const NEVER_CONNECTED = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; typeof current === "object" && current !== null && depth < 6; depth++) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === "string") codes.push(code);
+    current = cause;
+  }
+  return codes;
 }
 
 /** The innermost useful message: fetch says "fetch failed" and keeps ECONNREFUSED in its cause. */

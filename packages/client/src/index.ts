@@ -24,6 +24,7 @@ export {
   ForbiddenError,
   NetworkError,
   NotFoundError,
+  OutcomeUnknownError,
   ServerError,
   TimeoutError,
   UnauthorizedError,

@@ -7,6 +7,7 @@ import {
   CairnError,
   createCairnClient,
   NetworkError,
+  OutcomeUnknownError,
   ServerError,
   TimeoutError,
 } from "./index.ts";
@@ -35,7 +36,7 @@ describeEachDatabase("client retries", (getDb) => {
     await server?.close();
   });
 
-  async function flaky(failFirst: number, style: "text" | "trpc") {
+  async function flaky(failFirst: number, style: Parameters<typeof startFlakyProxy>[1]["style"]) {
     const proxy = await startFlakyProxy(server.url, { failFirst, style });
     proxies.push(proxy);
     return proxy;
@@ -61,27 +62,68 @@ describeEachDatabase("client retries", (getDb) => {
         expect(setProxy.requests.map((r) => r.method)).toEqual(["POST", "POST", "POST", "POST"]);
       });
 
-      it("set and delete with ifVersion are not retried", async () => {
-        const task = await server.newTask();
-        const direct = createCairnClient({ url: server.url, token: task.token });
-        await direct.set("cas", 1);
+      if (style === "text") {
+        it("set and delete with ifVersion are not retried after a 503 that does not say nothing was applied", async () => {
+          const task = await server.newTask();
+          const direct = createCairnClient({ url: server.url, token: task.token });
+          await direct.set("cas", 1);
 
-        const proxy = await flaky(1, style);
-        const cairn = createCairnClient({ url: proxy.url, token: task.token, retries: 3, ...fast });
-        const error = await failure(cairn.set("cas", 2, { ifVersion: 1 }));
-        expect(error).toBeInstanceOf(ServerError);
-        expect(error).toMatchObject({ httpStatus: 503, code: "SERVICE_UNAVAILABLE", retryable: true });
-        expect(proxy.requests).toHaveLength(1);
-        expect(await direct.entry("cas")).toMatchObject({ value: 1, version: 1 });
+          const proxy = await flaky(1, style);
+          const cairn = createCairnClient({ url: proxy.url, token: task.token, retries: 3, ...fast });
+          const error = await failure(cairn.set("cas", 2, { ifVersion: 1 }));
+          expect(error).toBeInstanceOf(ServerError);
+          expect(error).toMatchObject({ httpStatus: 503, code: "SERVICE_UNAVAILABLE", retryable: true });
+          expect(proxy.requests).toHaveLength(1);
+          expect(await direct.entry("cas")).toMatchObject({ value: 1, version: 1 });
 
-        const deleteProxy = await flaky(1, style);
-        const viaDelete = createCairnClient({ url: deleteProxy.url, token: task.token, retries: 3, ...fast });
-        expect(await failure(viaDelete.delete("cas", { ifVersion: 1 }))).toBeInstanceOf(ServerError);
-        expect(deleteProxy.requests).toHaveLength(1);
-        // Once the proxy lets requests through, the same conditional calls work.
-        expect(await cairn.set("cas", 2, { ifVersion: 1 })).toEqual({ version: 2 });
-        expect(await viaDelete.delete("cas", { ifVersion: 2 })).toBe(true);
-      });
+          const deleteProxy = await flaky(1, style);
+          const viaDelete = createCairnClient({
+            url: deleteProxy.url,
+            token: task.token,
+            retries: 3,
+            ...fast,
+          });
+          expect(await failure(viaDelete.delete("cas", { ifVersion: 1 }))).toBeInstanceOf(ServerError);
+          expect(deleteProxy.requests).toHaveLength(1);
+          // Once the proxy lets requests through, the same conditional calls work.
+          expect(await cairn.set("cas", 2, { ifVersion: 1 })).toEqual({ version: 2 });
+          expect(await viaDelete.delete("cas", { ifVersion: 2 })).toBe(true);
+        });
+      } else {
+        it("set and delete with ifVersion are retried after 503 database_unavailable: nothing was applied", async () => {
+          const task = await server.newTask();
+          const direct = createCairnClient({ url: server.url, token: task.token });
+          await direct.set("cas", 1);
+
+          const proxy = await flaky(2, style);
+          const cairn = createCairnClient({ url: proxy.url, token: task.token, ...fast });
+          expect(await cairn.set("cas", 2, { ifVersion: 1 })).toEqual({ version: 2 });
+          expect(proxy.requests).toHaveLength(3);
+          const deleteProxy = await flaky(1, style);
+          const viaDelete = createCairnClient({ url: deleteProxy.url, token: task.token, ...fast });
+          expect(await viaDelete.delete("cas", { ifVersion: 2 })).toBe(true);
+          expect(deleteProxy.requests).toHaveLength(2);
+        });
+      }
+    });
+  }
+
+  for (const style of ["outcome_unknown", "hangup"] as const) {
+    it(`when a write may have been applied (${style === "hangup" ? "the connection broke" : "502 outcome_unknown"}): plain writes are retried, a compare-and-set throws OutcomeUnknownError`, async () => {
+      const task = await server.newTask();
+      const plainProxy = await flaky(1, style);
+      const plain = createCairnClient({ url: plainProxy.url, token: task.token, ...fast });
+      expect(await plain.set("k", 1)).toEqual({ version: 1 });
+      expect(plainProxy.requests).toHaveLength(2);
+
+      const casProxy = await flaky(1, style);
+      const cas = createCairnClient({ url: casProxy.url, token: task.token, ...fast });
+      const error = await failure(cas.set("k", 2, { ifVersion: 1 }));
+      expect(error).toBeInstanceOf(OutcomeUnknownError);
+      expect(error).toMatchObject({ path: "taskState.set", retryable: false });
+      expect(casProxy.requests).toHaveLength(1);
+      // The proxy forwarded neither failed call: the key is still at version 1.
+      expect(await cas.delete("k", { ifVersion: 1 })).toBe(true);
     });
   }
 
@@ -206,9 +248,10 @@ describe("client deadlines and network errors", () => {
     expect((error as Error).message).toMatch(/ECONNREFUSED/);
     expect(counter.calls).toHaveLength(3);
 
+    // A refused connection never carried the request: even a compare-and-set is sent again.
     counter.calls.length = 0;
-    expect(await failure(cairn.set("k", 1, { ifVersion: 3 }))).toBeInstanceOf(NetworkError);
-    expect(counter.calls).toHaveLength(1);
+    expect(await failure(cairn.set("k", 1, { ifVersion: 3 }))).toMatchObject({ mayHaveReachedServer: false });
+    expect(counter.calls).toHaveLength(3);
   });
 
   it("a query too long for one URL is a BadRequestError, not sent and not retried", async () => {

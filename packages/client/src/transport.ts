@@ -2,7 +2,15 @@
 // and retries with backoff to each verb.
 import type { AppRouter } from "@cairn/api";
 import { createTRPCClient, httpBatchLink, type TRPCClient } from "@trpc/client";
-import { HttpStatusError, TimeoutError, toCairnError } from "./errors.ts";
+import {
+  CairnError,
+  HttpStatusError,
+  NetworkError,
+  OutcomeUnknownError,
+  ServerError,
+  TimeoutError,
+  toCairnError,
+} from "./errors.ts";
 
 /** The `fetch` the client calls: the global one by default; pass your own to add a proxy, logging, tests. */
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
@@ -75,9 +83,30 @@ export interface BackoffOptions {
 export interface CallPolicy {
   /** Deadline of the whole call, retries and backoff included. */
   timeoutMs: number;
-  /** Retries after the first attempt, for idempotent calls. */
+  /** Retries after the first attempt at most (Infinity: as many as the deadline allows). */
   retries: number;
   backoff: Required<BackoffOptions>;
+}
+
+/**
+ * What a failed attempt allows: send it again, or give up with this error. `idempotent` calls (reads,
+ * plain writes) may be sent again after any network error or 5xx. A compare-and-set only when the request
+ * surely was not applied: the connection was never made, or the server said `database_unavailable`; when
+ * it may have been applied, it fails with OutcomeUnknownError.
+ */
+function afterFailure(error: unknown, idempotent: boolean, path: string): "retry" | Error {
+  if (!(error instanceof CairnError) || !error.retryable) return error as Error;
+  const notApplied =
+    (error instanceof ServerError && error.reason === "database_unavailable") ||
+    (error instanceof NetworkError && !error.mayHaveReachedServer);
+  if (idempotent || notApplied) return "retry";
+  if (error instanceof NetworkError || error.reason === "outcome_unknown") {
+    return new OutcomeUnknownError(
+      `${path}: the outcome of this compare-and-set is unknown (${error.message}); read the entry before trying again`,
+      { code: error.code, httpStatus: error.httpStatus, reason: error.reason, path, cause: error },
+    );
+  }
+  return error;
 }
 
 export interface CallOptions {
@@ -142,8 +171,9 @@ export async function runCall<T>(
       } catch (raw) {
         if (controller.signal.aborted) throw controller.signal.reason;
         const error = toCairnError(raw, path);
-        const retryable = (error as { retryable?: unknown }).retryable === true;
-        if (!idempotent || !retryable || attempts > policy.retries) throw error;
+        const next = afterFailure(error, idempotent, path);
+        if (next !== "retry") throw next;
+        if (attempts > policy.retries) throw error;
         const delay = backoffDelay(attempts, policy.backoff);
         // No time left for a retry: the real failure says more than a timeout would.
         if (Date.now() + delay >= deadline) throw error;

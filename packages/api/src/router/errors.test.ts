@@ -137,4 +137,58 @@ describe("error shape", () => {
       expect(body.error?.data).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "database_unavailable" });
     }
   });
+
+  it("a database that cannot be reached is 503 database_unavailable for writes too: nothing was applied", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    // node-postgres resolving "localhost" tries IPv6 and IPv4: an AggregateError of refusals.
+    const both = new AggregateError([refused, refused], "connect failed");
+    for (const error of [
+      refused,
+      both,
+      Object.assign(new Error("getaddrinfo ENOTFOUND db"), { code: "ENOTFOUND" }),
+    ]) {
+      for (const [path, input, method] of [
+        ["taskState.set", { taskInstanceId: ID, key: "k", value: 1, ifVersion: 3 }, "POST"],
+        ["taskState.get", { taskInstanceId: ID, key: "k" }, "GET"],
+      ] as const) {
+        const { status, body } = await call(path, input, { db: fakeDb(error), method });
+        expect(status).toBe(503);
+        expect(body.error?.data).toMatchObject({
+          code: "SERVICE_UNAVAILABLE",
+          reason: "database_unavailable",
+        });
+      }
+    }
+  });
+
+  it("a connection that broke under a write is 502 outcome_unknown; under a read, 503 database_unavailable", async () => {
+    for (const error of [
+      new Error("Connection terminated unexpectedly"),
+      Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+      Object.assign(new Error("write EPIPE"), { code: "EPIPE" }),
+    ]) {
+      const write = await call(
+        "taskState.set",
+        { taskInstanceId: ID, key: "k", value: 1 },
+        { db: fakeDb(error) },
+      );
+      expect(write.status).toBe(502);
+      expect(write.body.error?.data).toMatchObject({ code: "BAD_GATEWAY", reason: "outcome_unknown" });
+      const read = await call(
+        "taskState.get",
+        { taskInstanceId: ID, key: "k" },
+        { db: fakeDb(error), method: "GET" },
+      );
+      expect(read.status).toBe(503);
+      expect(read.body.error?.data).toMatchObject({ reason: "database_unavailable" });
+    }
+    // A pool that could not connect in time did not send anything: not applied.
+    const timeout = new Error("Connection terminated due to connection timeout");
+    const write = await call(
+      "taskState.set",
+      { taskInstanceId: ID, key: "k", value: 1 },
+      { db: fakeDb(timeout) },
+    );
+    expect(write.body.error?.data).toMatchObject({ reason: "database_unavailable" });
+  });
 });

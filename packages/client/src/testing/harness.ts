@@ -91,34 +91,38 @@ function closer(server: http.Server): () => Promise<void> {
 }
 
 /**
- * A proxy to `upstream` that answers the first `failFirst` requests itself with a 503: plain text (as a
- * load balancer would), or a tRPC-shaped JSON error (as the API does when its database is down).
+ * A proxy to `upstream` that fails the first `failFirst` requests itself: a 503 in plain text (as a load
+ * balancer would), the API's own errors when its database is down (`trpc`: 503 database_unavailable,
+ * nothing applied) or its connection broke under a write (`outcome_unknown`: 502, maybe applied), or by
+ * hanging up after reading the request (`hangup`: the answer is lost, the request may have arrived).
  */
 export async function startFlakyProxy(
   upstream: string,
-  opts: { failFirst: number; style: "text" | "trpc" },
+  opts: { failFirst: number; style: "text" | "trpc" | "outcome_unknown" | "hangup" },
 ): Promise<FakeServer> {
   const requests: FakeServer["requests"] = [];
   const { server, url } = await listen((req, res) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "" });
     if (requests.length <= opts.failFirst) {
       req.resume();
+      if (opts.style === "hangup") {
+        req.on("end", () => req.socket.destroy());
+        return;
+      }
       if (opts.style === "text") {
         res.writeHead(503, { "content-type": "text/plain" });
         res.end("Service Unavailable");
         return;
       }
-      const error = {
-        error: {
-          message: "the database is not reachable; retry later",
-          code: -32603,
-          data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503, reason: "database_unavailable" },
-        },
-      };
+      const [status, data] =
+        opts.style === "trpc"
+          ? [503, { code: "SERVICE_UNAVAILABLE", httpStatus: 503, reason: "database_unavailable" }]
+          : [502, { code: "BAD_GATEWAY", httpStatus: 502, reason: "outcome_unknown" }];
+      const error = { error: { message: "the database is in trouble", code: -32603, data } };
       const path = new URL(req.url ?? "/", "http://x").pathname.replace(/^\/trpc\//, "");
       const batched = (req.url ?? "").includes("batch=1");
       const body = batched ? path.split(",").map(() => error) : error;
-      res.writeHead(503, { "content-type": "application/json" });
+      res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
       return;
     }
