@@ -49,6 +49,7 @@ const ZEnv = z.object({
   CAIRN_DEFAULT_RETENTION_DAYS: ZWhole(0, 36_500).default(30),
   CAIRN_TOKEN_TTL_SECONDS: ZWhole(1, 30 * 24 * 3600).default(24 * 3600),
   CAIRN_DB_POOL_SIZE: ZWhole(1, 1000).default(10),
+  CAIRN_DB_STARTUP_TIMEOUT_SECONDS: ZWhole(0, 3600).default(60),
   CAIRN_CLEAR_ON_SUCCESS: ZBoolean.default(false),
   CAIRN_CLEANUP_INTERVAL_SECONDS: ZWhole(0, 7 * 86_400).default(300),
   CAIRN_CLEANUP_BATCH_SIZE: ZWhole(1, 100_000).default(1000),
@@ -109,6 +110,8 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     defaultRetentionDays: c.CAIRN_DEFAULT_RETENTION_DAYS,
     tokenTtlSeconds: c.CAIRN_TOKEN_TTL_SECONDS,
     dbPoolSize: c.CAIRN_DB_POOL_SIZE,
+    /** How long to wait at start for a PostgreSQL that does not answer yet; 0 = fail at once. */
+    dbStartupTimeoutSeconds: c.CAIRN_DB_STARTUP_TIMEOUT_SECONDS,
     clearOnSuccess: c.CAIRN_CLEAR_ON_SUCCESS,
     /** 0 turns the automatic cleanup off (for example when one replica of many should run it). */
     cleanupIntervalSeconds: c.CAIRN_CLEANUP_INTERVAL_SECONDS,

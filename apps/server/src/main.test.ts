@@ -73,33 +73,42 @@ describe("configuration errors", () => {
 });
 
 describe("an unreachable PostgreSQL", () => {
-  it("is named with host:port and the cause; exit 1", async () => {
+  it("is named with host:port and the cause; waited for up to CAIRN_DB_STARTUP_TIMEOUT_SECONDS, then exit 1", async () => {
     const port = await freePort();
-    const server = spawnServer({
-      env: {
-        DATABASE_URL: `postgresql://postgres:hunter2@127.0.0.1:${port}/cairn`,
-        CAIRN_JWT_SECRET: TEST_JWT_SECRET,
-      },
-    });
-    expect((await server.exit).code).toBe(1);
-    expect(server.output()).toContain(
+    const env = {
+      DATABASE_URL: `postgresql://postgres:hunter2@127.0.0.1:${port}/cairn`,
+      CAIRN_JWT_SECRET: TEST_JWT_SECRET,
+    };
+    const atOnce = spawnServer({ env: { ...env, CAIRN_DB_STARTUP_TIMEOUT_SECONDS: "0" } });
+    expect((await atOnce.exit).code).toBe(1);
+    expect(atOnce.output()).toContain(
       `cairn: failed to start: cannot reach PostgreSQL at 127.0.0.1:${port} (DATABASE_URL): connection refused`,
     );
-    expect(server.output()).not.toContain("hunter2");
+    expect(atOnce.output()).not.toContain("hunter2");
+
+    const started = Date.now();
+    const waiting = spawnServer({ env: { ...env, CAIRN_DB_STARTUP_TIMEOUT_SECONDS: "2" } });
+    expect((await waiting.exit).code).toBe(1);
+    expect(Date.now() - started).toBeGreaterThan(1_500);
+    expect(waiting.output()).toMatch(/connection refused.*; waiting for it/);
+    expect(waiting.output()).toContain("(gave up after 2 s: CAIRN_DB_STARTUP_TIMEOUT_SECONDS)");
   });
 
-  it.skipIf(!postgresAvailable())("names a database that does not exist", async () => {
-    const server = spawnServer({
-      env: {
-        DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/cairn_no_such_database",
-        CAIRN_JWT_SECRET: TEST_JWT_SECRET,
-      },
-    });
-    expect((await server.exit).code).toBe(1);
-    expect(server.output()).toContain(
-      "cannot reach PostgreSQL at 127.0.0.1:5432 (DATABASE_URL): the database does not exist",
-    );
-  });
+  it.skipIf(!postgresAvailable())(
+    "names a database that does not exist, at once (waiting would not help)",
+    async () => {
+      const server = spawnServer({
+        env: {
+          DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/cairn_no_such_database",
+          CAIRN_JWT_SECRET: TEST_JWT_SECRET,
+        },
+      });
+      expect((await server.exit).code).toBe(1);
+      expect(server.output()).toContain(
+        "cannot reach PostgreSQL at 127.0.0.1:5432 (DATABASE_URL): the database does not exist",
+      );
+    },
+  );
 });
 
 describe("embedded start", () => {

@@ -1,6 +1,5 @@
 // `node dist/main.js` / `pnpm start` / `cairn serve`: configuration, database (migrated), HTTP server,
 // cleanup loop, graceful stop on SIGTERM and SIGINT (shutdown.ts).
-import { openDatabase } from "@cairn/db";
 import type { Logger } from "pino";
 import { startBanner, writeAdminToken } from "./admin-token.ts";
 import { startCleanupLoop } from "./cleanup-loop.ts";
@@ -13,6 +12,7 @@ import { createMetrics } from "./metrics.ts";
 import { migrateInChildProcess } from "./migrate-in-child.ts";
 import { stopGracefullyOnSignals } from "./shutdown.ts";
 import { VERSION } from "./version.ts";
+import { openDatabaseWaiting } from "./wait-for-database.ts";
 
 export async function serve(config: ServerConfig, logger: Logger): Promise<void> {
   const embedded = !config.databaseUrl;
@@ -20,12 +20,15 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
 
   // Opening checks the connection (an unreachable PostgreSQL is named with host:port and the cause).
   // Embedded: PGlite lives in this process, so it migrates here. PostgreSQL: in a child process.
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
-    migrate: config.migrateOnStart && embedded,
-    poolSize: config.dbPoolSize,
-  });
+  const db = await openDatabaseWaiting(
+    {
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      migrate: config.migrateOnStart && embedded,
+      poolSize: config.dbPoolSize,
+    },
+    { timeoutSeconds: config.dbStartupTimeoutSeconds, logger },
+  );
   if (config.migrateOnStart && config.databaseUrl) {
     const report = await migrateInChildProcess(config.databaseUrl).catch(async (error: unknown) => {
       await db.close();

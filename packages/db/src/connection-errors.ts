@@ -15,8 +15,18 @@ const CAUSES: Record<string, string> = {
   "53300": "too many connections",
 };
 
+/** Causes that waiting does not cure: the database answered, and refused. */
+const PERMANENT = new Set(["28P01", "28000", "3D000"]);
+
 export class DatabaseUnreachableError extends Error {
   override name = "DatabaseUnreachableError";
+  /** False when PostgreSQL answered and refused (bad password, no such database): waiting will not help. */
+  readonly mayRecover: boolean;
+
+  constructor(message: string, options: { cause: unknown; mayRecover: boolean }) {
+    super(message, { cause: options.cause });
+    this.mayRecover = options.mayRecover;
+  }
 }
 
 /** host:port of a postgresql:// URL, as the driver will use it (defaults localhost:5432). */
@@ -28,6 +38,19 @@ export function endpointOf(url: string): string {
   } catch {
     return "(unparsable DATABASE_URL)";
   }
+}
+
+function codesOf(error: unknown): string[] {
+  const codes: string[] = [];
+  const queue: unknown[] = [error];
+  for (let i = 0; i < queue.length && i < 10; i++) {
+    const current = queue[i];
+    if (typeof current !== "object" || current === null) continue;
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === "string") codes.push(code);
+    queue.push(cause, ...(Array.isArray(errors) ? errors : []));
+  }
+  return codes;
 }
 
 function causeOf(error: unknown): string {
@@ -57,6 +80,6 @@ function causeOf(error: unknown): string {
 export function unreachable(url: string, error: unknown): DatabaseUnreachableError {
   return new DatabaseUnreachableError(
     `cannot reach PostgreSQL at ${endpointOf(url)} (DATABASE_URL): ${causeOf(error)}`,
-    { cause: error },
+    { cause: error, mayRecover: !codesOf(error).some((code) => PERMANENT.has(code)) },
   );
 }
