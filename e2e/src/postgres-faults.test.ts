@@ -1,0 +1,122 @@
+// PostgreSQL crashing under a write load, and away at start, with the built server and workers using the
+// typed client with its default settings. On a PostgreSQL this test starts and crashes itself.
+import { signToken, tokenKeys } from "@cairn/api";
+import { createCairnClient } from "@cairn/client";
+import { spawnServer, stopAllServers, TEST_JWT_SECRET } from "@cairn/server/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { canRunOwnPostgres, type OwnPostgres, startOwnPostgres } from "./own-postgres.ts";
+import { adminApi, readAll, startCounter, startWriter, until } from "./workers.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!canRunOwnPostgres)("PostgreSQL faults (a PostgreSQL of the test's own)", () => {
+  let postgres: OwnPostgres | undefined;
+  afterAll(async () => {
+    await stopAllServers();
+    await postgres?.remove();
+  });
+
+  it("crashes and a 5 s outage under load: the server stays up, answers 503 not 500, readiness follows, nothing acknowledged is lost", async () => {
+    postgres = await startOwnPostgres();
+    const pg = postgres;
+    const server = spawnServer({
+      env: { DATABASE_URL: pg.url, CAIRN_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: "info" },
+    });
+    const url = await server.listening();
+    const adminToken = await signToken(
+      tokenKeys(TEST_JWT_SECRET),
+      { sub: "faults", scope: "admin" },
+      new Date(Date.now() + 3_600_000),
+    );
+    const admin = adminApi(url, adminToken);
+    // The typed client with its defaults: a 10 s deadline per call, retries until then.
+    const clients = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const { id } = await admin.admin.taskInstances.create.mutate({
+          dagId: "faults",
+          runId: "r",
+          taskId: `t${i}`,
+        });
+        const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
+        return createCairnClient({ url, token });
+      }),
+    );
+    let stop = false;
+    const writers = clients.map((client, i) => startWriter(client, `w${i}`, () => stop));
+    const counters = clients.map((client) => startCounter(client, "counter", () => stop));
+
+    // Readiness, sampled throughout.
+    const readiness: { at: number; status: number }[] = [];
+    const sampling = (async () => {
+      while (!stop) {
+        const status = await fetch(`${url}/readyz`).then(
+          (res) => res.status,
+          () => 0,
+        );
+        readiness.push({ at: Date.now(), status });
+        await sleep(100);
+      }
+    })();
+
+    const progress = async (what: string) => {
+      const before = writers.map((w) => w.acked.size);
+      await until(() => writers.every((w, i) => w.acked.size >= before[i]! + 10), 30_000, what);
+    };
+    await progress("writes before the first crash");
+    for (let crash = 1; crash <= 3; crash++) {
+      await pg.crash();
+      await sleep(300);
+      await pg.start();
+      await progress(`writes after crash ${crash}`);
+    }
+    await pg.crash();
+    const downAt = Date.now();
+    await sleep(5_000);
+    await pg.start();
+    const upAt = Date.now();
+    await progress("writes after the 5 s outage");
+    stop = true;
+    await Promise.all([...writers.map((w) => w.done), ...counters.map((c) => c.done), sampling]);
+
+    // Nothing thrown through the client, nothing acknowledged lost, every counter exact.
+    expect([...writers, ...counters].flatMap((w) => w.failures).map(String)).toEqual([]);
+    for (const [i, writer] of writers.entries()) {
+      const stored = await readAll(clients[i]!);
+      expect([...writer.acked].filter(([key, value]) => stored.get(key) !== value)).toEqual([]);
+    }
+    for (const [i, counter] of counters.entries())
+      expect(await clients[i]!.get("counter")).toBe(counter.committed);
+
+    // Readiness: 503 while the database was away, 200 again within 5 s of its return.
+    expect(readiness.some((r) => r.at > downAt + 500 && r.at < upAt && r.status === 503)).toBe(true);
+    const readyAgain = readiness.find((r) => r.at > upAt && r.status === 200);
+    expect(readyAgain && readyAgain.at - upAt).toBeLessThan(5_000);
+
+    // The server stayed up, and answered the outages with 503s, never a 500.
+    expect(server.child.exitCode).toBeNull();
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/cairn_http_responses_total\{route="[^"]+",status="503"\} [1-9]/);
+    expect(metrics).not.toMatch(/status="500"/);
+    // One warning per interval while the database was away, never a stack per request.
+    expect(server.output()).not.toContain("internal error");
+    expect(server.output()).toContain("database trouble");
+    server.child.kill("SIGTERM");
+    expect((await server.exit).code).toBe(0);
+  }, 180_000);
+
+  it("started while PostgreSQL is down, the server waits and serves once it is back", async () => {
+    postgres ??= await startOwnPostgres();
+    const pg = postgres;
+    await pg.crash();
+    const server = spawnServer({
+      env: { DATABASE_URL: pg.url, CAIRN_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: "info" },
+    });
+    await until(() => server.output().includes("waiting for it"), 20_000, "the server to wait");
+    expect(server.child.exitCode).toBeNull();
+    await pg.start();
+    const url = await server.listening(30_000);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    server.child.kill("SIGTERM");
+    expect((await server.exit).code).toBe(0);
+  }, 90_000);
+});
