@@ -60,7 +60,15 @@ describe.skipIf(!canRunOwnPostgres)("PostgreSQL faults (a PostgreSQL of the test
 
     const progress = async (what: string) => {
       const before = writers.map((w) => w.acked.size);
-      await until(() => writers.every((w, i) => w.acked.size >= before[i]! + 10), 30_000, what);
+      await until(() => writers.every((w, i) => w.acked.size >= before[i]! + 10), 30_000, what).catch(
+        (error) => {
+          // Say what the server was doing, for a failure on a machine nobody can look at.
+          const failures = [...writers, ...counters].flatMap((w) => w.failures).map(String);
+          throw new Error(
+            `${(error as Error).message}; server exit ${server.child.exitCode}, client failures ${JSON.stringify(failures.slice(0, 3))}, server output:\n${server.output().slice(-3000)}`,
+          );
+        },
+      );
     };
     await progress("writes before the first crash");
     for (let crash = 1; crash <= 3; crash++) {

@@ -37,6 +37,15 @@ const ZEnv = z.object({
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL, or unset for the embedded database")
     .optional()
     .or(z.literal("").transform(() => undefined)),
+  CAIRN_MIGRATE_DATABASE_URL: z
+    .string()
+    .regex(
+      /^postgres(ql)?:\/\//,
+      "must be a postgresql:// URL (the database itself, not a transaction pooler)",
+    )
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  CAIRN_DB_TRANSACTION_POOLING: ZBoolean.default(false),
   CAIRN_DATA_DIR: z.string().min(1, "must not be empty (default ./.cairn)").default("./.cairn"),
   CAIRN_JWT_SECRET: z
     .string()
@@ -64,7 +73,7 @@ const ZEnv = z.object({
 });
 
 /** Variables whose value must never appear in an error message or a log. */
-const SECRET = new Set(["CAIRN_JWT_SECRET", "DATABASE_URL"]);
+const SECRET = new Set(["CAIRN_JWT_SECRET", "DATABASE_URL", "CAIRN_MIGRATE_DATABASE_URL"]);
 
 export type ServerConfig = ReturnType<typeof parseConfig>;
 
@@ -94,10 +103,23 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       "invalid configuration:\n  CAIRN_JWT_SECRET: required with DATABASE_URL (PostgreSQL); only the embedded database generates one (e.g. openssl rand -base64 48)",
     );
   }
+  if (
+    c.DATABASE_URL &&
+    c.CAIRN_DB_TRANSACTION_POOLING &&
+    c.CAIRN_MIGRATE_ON_START &&
+    !c.CAIRN_MIGRATE_DATABASE_URL
+  ) {
+    throw new ConfigError(
+      "invalid configuration:\n  CAIRN_MIGRATE_DATABASE_URL: required with CAIRN_DB_TRANSACTION_POOLING=true and CAIRN_MIGRATE_ON_START=true: migrations hold session locks a transaction pooler cannot keep; give PostgreSQL's own URL, or set CAIRN_MIGRATE_ON_START=false and run `cairn migrate` as a deploy step",
+    );
+  }
   return {
     host: c.HOST,
     port: c.PORT,
     databaseUrl: c.DATABASE_URL,
+    /** Where migrations run: PostgreSQL itself, when DATABASE_URL goes through a transaction pooler. */
+    migrateDatabaseUrl: c.CAIRN_MIGRATE_DATABASE_URL ?? c.DATABASE_URL,
+    transactionPooling: c.CAIRN_DB_TRANSACTION_POOLING,
     dataDir: c.CAIRN_DATA_DIR,
     jwtSecret: c.CAIRN_JWT_SECRET,
     migrateOnStart: c.CAIRN_MIGRATE_ON_START,

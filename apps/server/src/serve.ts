@@ -26,11 +26,12 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
       dataDir: config.dataDir,
       migrate: config.migrateOnStart && embedded,
       poolSize: config.dbPoolSize,
+      transactionPooling: config.transactionPooling,
     },
     { timeoutSeconds: config.dbStartupTimeoutSeconds, logger },
   );
-  if (config.migrateOnStart && config.databaseUrl) {
-    const report = await migrateInChildProcess(config.databaseUrl).catch(async (error: unknown) => {
+  if (config.migrateOnStart && config.migrateDatabaseUrl) {
+    const report = await migrateInChildProcess(config.migrateDatabaseUrl).catch(async (error: unknown) => {
       await db.close();
       throw error;
     });

@@ -19,7 +19,8 @@ async function main(args: string[]): Promise<number> {
   const [command, name] = args;
   switch (command) {
     case "migrate": {
-      const db = await openDatabase();
+      // Behind a transaction pooler, migrations need PostgreSQL itself (session-level locks).
+      const db = await openDatabase({ url: process.env.CAIRN_MIGRATE_DATABASE_URL || undefined });
       try {
         const applied = await applyMigrations(db.migrationFactory);
         console.log(

@@ -51,6 +51,12 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** How long to wait for a PostgreSQL connection before failing, in ms (default 5000). */
   connectionTimeoutMs?: number;
+  /**
+   * The URL reaches PostgreSQL through a transaction-pooling proxy (PgBouncer `pool_mode = transaction`):
+   * no named prepared statements, which would land on whichever server connection runs the next
+   * transaction. Migrations need a direct URL then (session-level locks).
+   */
+  transactionPooling?: boolean;
 }
 
 export class DatabaseConfigError extends Error {
@@ -85,6 +91,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  const named = !options.transactionPooling;
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     kind: "postgres",
@@ -92,7 +99,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
     sql: {
       query: <Row>(text: string, values: unknown[] = [], name?: string) =>
         retryAbortedStatement(
-          async () => (await pool.query({ text, values, ...(name ? { name } : {}) })).rows as Row[],
+          async () => (await pool.query({ text, values, ...(name && named ? { name } : {}) })).rows as Row[],
         ),
     },
     location: redact(url),

@@ -1,7 +1,12 @@
-// Test helpers: run a suite once per database of the run (PGlite and PostgreSQL by default).
+// Test helpers: run a suite once per database of the run (PGlite, PostgreSQL, and PostgreSQL through
+// PgBouncer when it is installed).
 import { afterAll, beforeAll, describe, inject } from "vitest";
-import type { Database, DatabaseKind } from "./open-database.ts";
-import { openTestDatabase, type TestDatabaseContext } from "./testing/test-databases.ts";
+import type { Database } from "./open-database.ts";
+import {
+  openTestDatabase,
+  type TestDatabaseContext,
+  type TestDatabaseKind,
+} from "./testing/test-databases.ts";
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -21,7 +26,7 @@ export function testDatabaseContext() {
  */
 export function describeEachDatabase(
   name: string,
-  suite: (getDb: () => Database, kind: DatabaseKind) => void,
+  suite: (getDb: () => Database, kind: TestDatabaseKind) => void,
 ) {
   const context = testDatabaseContext();
   for (const kind of context.kinds) {

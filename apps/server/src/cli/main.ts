@@ -68,7 +68,8 @@ async function main(argv: string[]): Promise<number> {
       runServe();
       return -1; // keeps running
     case "migrate": {
-      const db = await openDatabase();
+      // Behind a transaction pooler, migrations need PostgreSQL itself (session-level locks).
+      const db = await openDatabase({ url: process.env.CAIRN_MIGRATE_DATABASE_URL || undefined });
       try {
         const applied = await applyMigrations(db.migrationFactory);
         output.out(

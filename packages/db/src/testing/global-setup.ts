@@ -11,6 +11,7 @@ import { pgliteMigrationFactory, postgresMigrationFactory } from "../migrations/
 import { applyMigrations } from "../migrations/migrator.ts";
 // Brings the ProvidedContext declaration (in testing.ts) into this file's type program.
 import type {} from "../testing.ts";
+import { startPgBouncer } from "./pgbouncer.ts";
 import { adminUrlFor, databaseUrl, requestedKinds, type TestDatabaseContext } from "./test-databases.ts";
 
 export default async function setup(project: TestProject) {
@@ -29,18 +30,27 @@ export default async function setup(project: TestProject) {
   }
 
   const adminUrl = adminUrlFor();
-  if (kinds.includes("postgres")) {
+  const postgres = kinds.includes("postgres") || kinds.includes("pgbouncer");
+  if (postgres) {
     const template = `${runId}_template`;
     await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE "${template}"`), true);
     await applyMigrations(postgresMigrationFactory(databaseUrl(adminUrl, template)));
     context.postgres = { adminUrl, template };
   }
 
+  const bouncer = kinds.includes("pgbouncer")
+    ? process.env.CAIRN_TEST_PGBOUNCER_URL
+      ? { url: process.env.CAIRN_TEST_PGBOUNCER_URL, stop: async () => {} }
+      : await startPgBouncer(adminUrl, scratchDir)
+    : undefined;
+  if (bouncer) context.pgbouncer = { url: bouncer.url };
+
   project.provide("cairnTestDatabases", context);
 
   return async () => {
+    await bouncer?.stop();
     await rm(scratchDir, { recursive: true, force: true });
-    if (!kinds.includes("postgres")) return;
+    if (!postgres) return;
     await withAdmin(adminUrl, async (admin) => {
       const { rows } = await admin.query<{ datname: string }>(
         "SELECT datname FROM pg_database WHERE datname LIKE $1",
