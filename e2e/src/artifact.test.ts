@@ -119,6 +119,36 @@ describe("pnpm bundle", () => {
     expect(compose.services.postgres?.image).toBe("postgres:15");
   });
 
+  it("compose.pgbouncer.yaml: replicas of that image behind PgBouncer in transaction mode, migrations direct and first", async () => {
+    type Service = {
+      build?: string;
+      image?: string;
+      command?: string[];
+      environment?: Record<string, string>;
+      depends_on?: Record<string, { condition: string }>;
+      deploy?: { replicas?: number };
+    };
+    const compose = parseYaml(await readFile(join(REPO_ROOT, "compose.pgbouncer.yaml"), "utf8")) as {
+      services: Record<string, Service>;
+    };
+    const { cairn, migrate, pgbouncer, postgres } = compose.services;
+    expect(postgres?.image).toBe("postgres:15");
+    expect(pgbouncer?.environment?.POOL_MODE).toBe("transaction");
+    expect(cairn?.build).toBe(".");
+    expect(cairn?.command).toBeUndefined();
+    expect(cairn?.deploy?.replicas).toBeGreaterThan(1);
+    expect(cairn?.environment).toMatchObject({
+      DATABASE_URL: expect.stringMatching(/@pgbouncer:\d+\//),
+      CAIRN_DB_TRANSACTION_POOLING: "true",
+      CAIRN_MIGRATE_ON_START: "false",
+    });
+    expect(cairn?.depends_on?.migrate?.condition).toBe("service_completed_successfully");
+    // The one-off migration runs the bundle's CLI, as the test below does, against PostgreSQL itself.
+    expect(migrate?.build).toBe(".");
+    expect(migrate?.command).toEqual(["node", "dist/cli.js", "migrate"]);
+    expect(migrate?.environment?.DATABASE_URL).toMatch(/@postgres:5432\//);
+  });
+
   it("holds the server, the CLI, the migrations and production dependencies only, as plain folders", async () => {
     expect((await readdir(bundle)).sort()).toEqual(["dist", "node_modules", "package.json"]);
     const dist = await walk(join(bundle, "dist"));
