@@ -134,6 +134,20 @@ describeEachDatabase("HTTP edge", (getDb) => {
     expect(chunked).toContain('"reason":"body_too_large"');
   });
 
+  it("a client that goes away in the middle of its body leaves nothing behind: no answer, no error logged", async () => {
+    const { port } = new URL(server.url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(
+      `POST /trpc/admin.assets.upsert HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":"gone`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   it("methods other than GET and POST get 405 with Allow before tRPC; HEAD works on the health endpoints", async () => {
     // fetch refuses to send TRACE; curl and proxies do not.
     const trace = await raw(

@@ -158,7 +158,10 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
 
     if (path.startsWith("/trpc/")) {
       if (req.method === "POST") {
-        void readBody(req, res, options.maxBodyBytes).then(() => trpc(req, res));
+        // A client gone while sending its body gets no answer.
+        void readBody(req, res, options.maxBodyBytes).then(() =>
+          req.socket.destroyed ? undefined : trpc(req, res),
+        );
         return;
       }
       if (req.method === "GET") {

@@ -79,7 +79,7 @@ export function readBody(
     const done = () => {
       req.off("data", onData);
       req.off("end", onEnd);
-      req.off("error", onEnd);
+      req.off("error", done);
       resolve();
     };
     const onData = (chunk: Buffer) => {
@@ -100,6 +100,6 @@ export function readBody(
     };
     req.on("data", onData);
     req.on("end", onEnd);
-    req.on("error", onEnd);
+    req.on("error", done); // the client went away: its socket is destroyed, which the caller checks
   });
 }
