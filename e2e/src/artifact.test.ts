@@ -18,7 +18,7 @@ import {
 } from "@cairn/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { adminApi, patientClient } from "./workers.ts";
+import { newTaskInstance, patientClient } from "./workers.ts";
 
 const run = promisify(execFile);
 
@@ -197,13 +197,7 @@ describe("pnpm bundle", () => {
       });
     const adminToken = (await cli(["token", "admin", "--sub", "bundle-test"])).stdout.trim();
     const local = url.replace("0.0.0.0", "127.0.0.1");
-    const admin = adminApi(local, adminToken);
-    const { id } = await admin.admin.taskInstances.create.mutate({
-      dagId: "bundle",
-      runId: "r1",
-      taskId: "t",
-    });
-    const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
+    const { token } = await newTaskInstance(local, adminToken, { dagId: "bundle", runId: "r1", taskId: "t" });
     const worker = patientClient(local, token);
     await worker.set("checkpoint", 42);
     expect(await worker.get("checkpoint")).toBe(42);
@@ -244,12 +238,11 @@ describe("pnpm bundle", () => {
           env: { PATH: process.env.PATH, CAIRN_JWT_SECRET: TEST_JWT_SECRET },
         })
       ).stdout.trim();
-      const { id } = await adminApi(local, adminToken).admin.taskInstances.create.mutate({
+      const { token } = await newTaskInstance(local, adminToken, {
         dagId: "bundle",
         runId: "pg",
         taskId: "t",
       });
-      const { token } = await adminApi(local, adminToken).admin.tokens.issue.mutate({ taskInstanceId: id });
       await patientClient(local, token).set("k", "v");
       server.child.kill("SIGTERM");
       expect(await server.exit).toEqual({ code: 0, signal: null });

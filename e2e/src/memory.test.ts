@@ -12,7 +12,7 @@ import {
   TEST_JWT_SECRET,
 } from "@cairn/server/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { adminApi, patientClient } from "./workers.ts";
+import { newTaskInstance, patientClient } from "./workers.ts";
 
 const KEYS = 1_000;
 /** Random base64 text: incompressible, 64 000 bytes as a JSON string (the value limit is 65 535). */
@@ -44,13 +44,11 @@ describe.skipIf(!postgresAvailable())("memory under large lists (PostgreSQL)", (
       { sub: "memory-test", scope: "admin" },
       new Date(Date.now() + 3_600_000),
     );
-    const admin = adminApi(url, adminToken);
-    const { id } = await admin.admin.taskInstances.create.mutate({
+    const { id, token } = await newTaskInstance(url, adminToken, {
       dagId: "memory",
       runId: "r",
       taskId: "t",
     });
-    const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
     const worker = patientClient(url, token);
     // 10 at a time: the typed client batches concurrent calls into one request, which must stay under
     // the body limit (1 MiB by default).
@@ -90,9 +88,10 @@ describe.skipIf(!postgresAvailable())("memory under large lists (PostgreSQL)", (
     const during = memoryOf(pid).peakMb;
     expect(during).toBeLessThan(600);
 
-    // Freed memory goes back to the system when V8 shrinks its heap: an idle server does that after ~8-10 s.
+    // Freed memory goes back to the system when V8 shrinks its heap: an idle server does that after ~8-15 s
+    // (later on a machine busy with other tests).
     const samples: number[] = [];
-    for (let i = 0; i < 20 && (samples.at(-1) ?? Number.POSITIVE_INFINITY) - baseline >= 50; i++) {
+    for (let i = 0; i < 40 && (samples.at(-1) ?? Number.POSITIVE_INFINITY) - baseline >= 50; i++) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       samples.push(memoryOf(pid).rssMb);
     }
@@ -100,8 +99,11 @@ describe.skipIf(!postgresAvailable())("memory under large lists (PostgreSQL)", (
     console.log(
       `memory: baseline ${baseline.toFixed(0)} MB, peak during lists ${during.toFixed(0)} MB, then ${shown} MB`,
     );
-    expect(samples.at(-1)! - baseline).toBeLessThan(50);
+    expect(
+      samples.at(-1)! - baseline,
+      `RSS after the lists: ${shown} MB; baseline ${baseline.toFixed(0)} MB`,
+    ).toBeLessThan(50);
     server.child.kill("SIGTERM");
     expect((await server.exit).code).toBe(0);
-  }, 180_000);
+  }, 240_000);
 });

@@ -5,7 +5,7 @@ import { signToken, tokenKeys } from "@cairn/api";
 import { testDatabaseContext } from "@cairn/db/testing";
 import { emptyPostgresDatabase, spawnServer, stopAllServers, TEST_JWT_SECRET } from "@cairn/server/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { adminApi, patientClient } from "./workers.ts";
+import { newTaskInstance, patientClient } from "./workers.ts";
 
 const bouncer = testDatabaseContext().pgbouncer;
 
@@ -43,13 +43,11 @@ describe.skipIf(!bouncer)("behind PgBouncer (transaction pooling)", () => {
       { sub: "bouncer", scope: "admin" },
       new Date(Date.now() + 600_000),
     );
-    const admin = adminApi(url, adminToken);
-    const { id } = await admin.admin.taskInstances.create.mutate({
+    const { id, token } = await newTaskInstance(url, adminToken, {
       dagId: "bouncer",
       runId: "r",
       taskId: "t",
     });
-    const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
 
     const statuses = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>

@@ -5,7 +5,7 @@ import { createCairnClient } from "@cairn/client";
 import { spawnServer, stopAllServers, TEST_JWT_SECRET } from "@cairn/server/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { canRunOwnPostgres, type OwnPostgres, startOwnPostgres } from "./own-postgres.ts";
-import { adminApi, readAll, startCounter, startWriter, until } from "./workers.ts";
+import { newTaskInstance, readAll, startCounter, startWriter, until } from "./workers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -28,16 +28,14 @@ describe.skipIf(!canRunOwnPostgres)("PostgreSQL faults (a PostgreSQL of the test
       { sub: "faults", scope: "admin" },
       new Date(Date.now() + 3_600_000),
     );
-    const admin = adminApi(url, adminToken);
     // The typed client with its defaults: a 10 s deadline per call, retries until then.
     const clients = await Promise.all(
       Array.from({ length: 4 }, async (_, i) => {
-        const { id } = await admin.admin.taskInstances.create.mutate({
+        const { token } = await newTaskInstance(url, adminToken, {
           dagId: "faults",
           runId: "r",
           taskId: `t${i}`,
         });
-        const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
         return createCairnClient({ url, token });
       }),
     );

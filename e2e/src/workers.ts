@@ -21,16 +21,22 @@ export function adminApi(url: string, token: string) {
   });
 }
 
+/** A task instance (its dag run made if absent), as the scheduler makes one, and its execution token. */
+export async function newTaskInstance(
+  url: string,
+  adminToken: string,
+  where: { dagId: string; runId: string; taskId: string },
+): Promise<{ id: string; token: string }> {
+  const admin = adminApi(url, adminToken);
+  const { id } = await admin.admin.taskInstances.create.mutate(where);
+  const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
+  return { id, token };
+}
+
 /** A task instance of a new dag run, with a client bound to its execution token. */
 export async function newWorkerClient(url: string, adminToken: string, name: string): Promise<CairnClient> {
-  const admin = adminApi(url, adminToken);
-  const { id } = await admin.admin.taskInstances.create.mutate({
-    dagId: `e2e_${name}`,
-    runId: `run_${Date.now()}`,
-    taskId: "write",
-  });
-  const { token } = await admin.admin.tokens.issue.mutate({ taskInstanceId: id });
-  return patientClient(url, token);
+  const where = { dagId: `e2e_${name}`, runId: `run_${Date.now()}`, taskId: "write" };
+  return patientClient(url, (await newTaskInstance(url, adminToken, where)).token);
 }
 
 export interface Writer {

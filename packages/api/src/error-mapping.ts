@@ -1,5 +1,5 @@
 // The one place that turns failures into tRPC errors: domain errors, database errors, validation errors.
-import { Prisma } from "@cairn/db";
+import { errorCodes, Prisma } from "@cairn/db";
 import { TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, z } from "zod";
@@ -61,20 +61,6 @@ const outcomeUnknown = (cause: unknown) =>
     cause,
   );
 
-/** The codes on an error and the errors it wraps (an AggregateError of IPv4/IPv6 attempts, causes). */
-function codesOf(error: unknown): string[] {
-  const codes: string[] = [];
-  const queue = [error];
-  for (let i = 0; i < queue.length && i < 10; i++) {
-    const current = queue[i];
-    if (typeof current !== "object" || current === null) continue;
-    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
-    if (typeof code === "string") codes.push(code);
-    queue.push(cause, ...(Array.isArray(errors) ? errors : []));
-  }
-  return codes;
-}
-
 /**
  * Maps Prisma and driver errors; unknown ones stay internal (500, message hidden). A database that cannot
  * be reached is SERVICE_UNAVAILABLE `database_unavailable`, which promises that nothing was applied; a
@@ -90,7 +76,7 @@ export function fromDatabaseError(error: unknown, mutation = true): DomainError 
     return undefined;
   }
   if (error instanceof Prisma.PrismaClientInitializationError) return unavailable(error);
-  const codes = codesOf(error);
+  const codes = errorCodes(error);
   if (codes.some((code) => UNAVAILABLE_SQLSTATE.test(code) || NOT_CONNECTED.has(code)))
     return unavailable(error);
   const message = error instanceof Error ? error.message : "";

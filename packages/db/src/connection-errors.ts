@@ -40,7 +40,8 @@ export function endpointOf(url: string): string {
   }
 }
 
-function codesOf(error: unknown): string[] {
+/** The `code`s on an error and on the errors it wraps (`cause` chains, an AggregateError's `errors`). */
+export function errorCodes(error: unknown): string[] {
   const codes: string[] = [];
   const queue: unknown[] = [error];
   for (let i = 0; i < queue.length && i < 10; i++) {
@@ -80,6 +81,6 @@ function causeOf(error: unknown): string {
 export function unreachable(url: string, error: unknown): DatabaseUnreachableError {
   return new DatabaseUnreachableError(
     `cannot reach PostgreSQL at ${endpointOf(url)} (DATABASE_URL): ${causeOf(error)}`,
-    { cause: error, mayRecover: !codesOf(error).some((code) => PERMANENT.has(code)) },
+    { cause: error, mayRecover: !errorCodes(error).some((code) => PERMANENT.has(code)) },
   );
 }

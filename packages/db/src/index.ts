@@ -1,4 +1,4 @@
-export { DatabaseUnreachableError, endpointOf } from "./connection-errors.ts";
+export { DatabaseUnreachableError, endpointOf, errorCodes } from "./connection-errors.ts";
 export { DataDirLockedError } from "./data-dir-lock.ts";
 export { Prisma, type PrismaClient } from "./generated/prisma/client.ts";
 export { applyMigrations, MigrationError, migrationStatus } from "./migrations/migrator.ts";
