@@ -5,6 +5,7 @@ import type { AppRouter } from "@cairn/api";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { NotFoundError } from "./errors.ts";
 import { type Duration, expiryFromRetention } from "./retention.ts";
+import { stepRunner } from "./step.ts";
 import { resolveTaskInstanceId } from "./token.ts";
 import {
   type BackoffOptions,
@@ -14,6 +15,7 @@ import {
   createCairnTRPCClient,
   type FetchLike,
   runCall,
+  trpcEndpoint,
 } from "./transport.ts";
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
@@ -115,6 +117,14 @@ export interface CairnClient extends TaskStateClient {
   readonly taskInstanceId: string;
   /** The state of an asset the task declares as inlet or outlet. `asset("x")` is `asset({ name: "x" })`. */
   asset(ref: AssetRef | string): AssetStateClient;
+  /**
+   * Runs `fn` at most once to success across the tries of this task, and returns its stored result on
+   * later tries (and later calls): `await cairn.step("fetch-orders", () => fetchOrders())`. A throwing
+   * `fn` stores nothing. The result must be plain JSON, or nothing; otherwise StepResultError, which
+   * keeps the result. Concurrent calls of one step in this process run `fn` once. Stored as the key
+   * `cairn:step:<name>` of the task's state.
+   */
+  step<T>(name: string, fn: () => T | Promise<T>, options?: CallOptions): Promise<Awaited<T>>;
   /** The underlying typed tRPC client (batched, no retries, no deadline), for anything else. */
   readonly trpc: CairnTRPCClient;
 }
@@ -162,6 +172,7 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
   return {
     ...taskState,
     taskInstanceId,
+    step: stepRunner(taskState, `${trpcEndpoint(options.url)}\u0000${taskInstanceId}`),
     trpc,
     asset(refOrName) {
       const ref = assetRef(refOrName);

@@ -32,6 +32,7 @@ export {
   VersionConflictError,
 } from "./errors.ts";
 export { type Duration, durationMs } from "./retention.ts";
+export { StepResultError, stepKey } from "./step.ts";
 export { readTokenClaims, type TokenClaims } from "./token.ts";
 export {
   type BackoffOptions,

@@ -137,3 +137,13 @@ export async function workerClient(cairn: CairnClient) {
     }
   }
 }
+
+// step(): the function's result type flows to the caller, sync or async.
+export async function steps(cairn: CairnClient) {
+  expectTypeOf(await cairn.step("count", async () => 5)).toEqualTypeOf<number>();
+  expectTypeOf(await cairn.step("job", () => ({ id: "remote-1" }))).toEqualTypeOf<{ id: string }>();
+  expectTypeOf(await cairn.step("send", async () => {})).toEqualTypeOf<void>();
+  // @ts-expect-error a number result is not a string
+  const wrong: string = await cairn.step("count", async () => 5);
+  return wrong;
+}
