@@ -7,22 +7,28 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 interface PlannedTask {
   taskId: string;
+  hash: string;
   dependencies: string[];
   inputs: Record<string, string>;
   command: string;
 }
 
-describe("the build graph (turbo run build --dry=json)", () => {
-  const tasks = new Map<string, PlannedTask>();
-  beforeAll(() => {
-    const plan = JSON.parse(
+function plan(env: NodeJS.ProcessEnv = {}): PlannedTask[] {
+  return (
+    JSON.parse(
       execFileSync("pnpm", ["-s", "turbo", "run", "build", "--dry=json"], {
         cwd: REPO_ROOT,
         encoding: "utf8",
-        env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1" },
+        env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", ...env },
       }),
-    ) as { tasks: PlannedTask[] };
-    for (const task of plan.tasks) tasks.set(task.taskId, task);
+    ) as { tasks: PlannedTask[] }
+  ).tasks;
+}
+
+describe("the build graph (turbo run build --dry=json)", () => {
+  const tasks = new Map<string, PlannedTask>();
+  beforeAll(() => {
+    for (const task of plan()) tasks.set(task.taskId, task);
   }, 60_000);
 
   /** Every task `taskId` waits for, directly or not. */
@@ -62,4 +68,17 @@ describe("the build graph (turbo run build --dry=json)", () => {
       "prisma generate --config ../../prisma.config.ts",
     );
   });
+
+  // Otherwise `pnpm start` with its own data directory rebuilds (deleting dist/) while the servers of
+  // other tests start from it.
+  it("runtime settings are not build inputs: the server's build hash ignores them", () => {
+    const runtime = plan({
+      CAIRN_DATA_DIR: "/elsewhere",
+      DATABASE_URL: "postgresql://other@127.0.0.1:5432/other",
+      CAIRN_JWT_SECRET: "another-secret-of-enough-length-000000",
+    });
+    expect(runtime.find((task) => task.taskId === "@cairn/server#build")?.hash).toBe(
+      tasks.get("@cairn/server#build")?.hash,
+    );
+  }, 60_000);
 });
