@@ -25,7 +25,7 @@ export function adminApi(url: string, token: string) {
 export async function newTaskInstance(
   url: string,
   adminToken: string,
-  where: { dagId: string; runId: string; taskId: string },
+  where: { dagId: string; runId: string; taskId: string; outlets?: { name: string }[] },
 ): Promise<{ id: string; token: string }> {
   const admin = adminApi(url, adminToken);
   const { id } = await admin.admin.taskInstances.create.mutate(where);
