@@ -1,6 +1,7 @@
-// Compiles a package to JavaScript with esbuild. Workspace packages (@cairn/*) are compiled in; every
-// other package stays an import, and must be a declared dependency of the package being built: an
-// undeclared one would resolve here, through the workspace, and only fail on a deployed machine.
+// Compiles a package to JavaScript with esbuild. Workspace packages (@cairn/*) are compiled in, and so are
+// the packages named in `compileIn`; every other package stays an import, and must be a declared
+// dependency of the package being built: an undeclared one would resolve here, through the workspace,
+// and only fail on a deployed machine.
 import { readFile } from "node:fs/promises";
 import { isBuiltin } from "node:module";
 import { join, relative } from "node:path";
@@ -17,6 +18,10 @@ export interface BundleOptions {
   outExtension?: string;
   /** First line of every output, such as a `#!/usr/bin/env node` line. */
   banner?: string;
+  /** Packages besides @cairn/* to compile in (their names, as in package.json), so they are not installed. */
+  compileIn?: string[];
+  /** Linked source maps pointing into the sources (default). A published package has no sources to point at. */
+  sourcemap?: boolean;
 }
 
 /** `@scope/name/sub/path` -> `@scope/name`; `name/sub` -> `name`. */
@@ -42,6 +47,7 @@ export async function bundle(options: BundleOptions): Promise<void> {
         if (args.path.startsWith("@cairn/")) return undefined; // compiled in
         if (isBuiltin(args.path)) return { path: args.path, external: true };
         const name = packageName(args.path);
+        if (options.compileIn?.includes(name)) return undefined;
         if (!declared.has(name)) undeclared.set(name, relative(options.packageDir, args.importer));
         return { path: args.path, external: true };
       });
@@ -58,7 +64,7 @@ export async function bundle(options: BundleOptions): Promise<void> {
     target: "node20",
     format: options.format,
     // Stack traces point into the sources (the server enables source maps at start).
-    sourcemap: "linked",
+    sourcemap: options.sourcemap === false ? false : "linked",
     sourcesContent: false,
     banner: options.banner ? { js: options.banner } : {},
     plugins: [externals],

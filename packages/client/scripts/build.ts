@@ -1,7 +1,11 @@
-// `pnpm build` for the client: dist/index.js (ESM) and dist/index.cjs (CommonJS); @trpc/* stay imports.
+// `pnpm build` for the client, which is also what its published package holds: dist/index.js (ESM),
+// dist/index.cjs (CommonJS) and their declarations (scripts/declarations.ts). tRPC's client is compiled
+// in, so installing @cairn/client installs nothing else (tRPC's packages would pull TypeScript into a
+// plain-JavaScript worker through their peer dependency).
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { bundle } from "@cairn/build";
+import { bundleDeclarations } from "./declarations.ts";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const outdir = `${packageDir}dist`;
@@ -11,5 +15,14 @@ for (const [format, outExtension] of [
   ["esm", ".js"],
   ["cjs", ".cjs"],
 ] as const) {
-  await bundle({ packageDir, entryPoints: { index: "src/index.ts" }, outdir, format, outExtension });
+  await bundle({
+    packageDir,
+    entryPoints: { index: "src/index.ts" },
+    outdir,
+    format,
+    outExtension,
+    compileIn: ["@trpc/client", "@trpc/server"],
+    sourcemap: false,
+  });
 }
+await bundleDeclarations(packageDir, outdir);
