@@ -363,6 +363,22 @@ describeEachDatabase("client", (getDb) => {
       expect((forbidden as PromiseRejectedResult).reason).toBeInstanceOf(ForbiddenError);
     });
 
+    it("large writes go in requests of their own, so a batch stays under the server's body limit", async () => {
+      const task = await server.newTask();
+      const counter = countingFetch();
+      const cairn = bind(task.token, { fetch: counter.fetch });
+      // 25 values of 60 KB: 1.5 MB in one batch, past the server's 1 MiB body limit.
+      const big = "x".repeat(60_000);
+      const written = await Promise.all(Array.from({ length: 25 }, (_, i) => cairn.set(`big${i}`, big)));
+      expect(written).toEqual(Array.from({ length: 25 }, () => ({ version: 1 })));
+      expect(counter.calls).toHaveLength(25);
+      expect(counter.calls.every((call) => !call.includes("batch=1"))).toBe(true);
+
+      counter.calls.length = 0;
+      await Promise.all(Array.from({ length: 25 }, (_, i) => cairn.set(`small${i}`, i)));
+      expect(counter.calls).toHaveLength(1);
+    });
+
     it("long keys split a batch by URL length instead of failing", async () => {
       const task = await server.newTask();
       const counter = countingFetch();

@@ -57,6 +57,8 @@ export interface CairnClientOptions {
   maxURLLength?: number | undefined;
   /** Most calls per HTTP request. Default 50. */
   maxBatchItems?: number | undefined;
+  /** Largest batched POST body, roughly; larger writes go alone. Default 512 KiB. */
+  maxBatchBytes?: number | undefined;
 }
 
 export interface SetOptions extends CallOptions {

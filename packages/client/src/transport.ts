@@ -1,7 +1,7 @@
 // HTTP transport: the typed tRPC client (batching, plain JSON), and the call runner that adds a deadline
 // and retries with backoff to each verb.
 import type { AppRouter } from "@cairn/api";
-import { createTRPCClient, httpBatchLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from "@trpc/client";
 import {
   CairnError,
   HttpStatusError,
@@ -29,6 +29,12 @@ export interface TransportOptions {
   maxURLLength?: number | undefined;
   /** Most calls in one HTTP request. Default 50. */
   maxBatchItems?: number | undefined;
+  /**
+   * Largest batched POST body, roughly. A write whose input is larger than this divided by
+   * `maxBatchItems` goes in a request of its own, so concurrent large writes never add up past the
+   * server's body limit (CAIRN_MAX_BODY_BYTES, 1 MiB by default). Default 512 KiB.
+   */
+  maxBatchBytes?: number | undefined;
 }
 
 /** The tRPC endpoint of a server base URL (a URL that already ends in `/trpc` is kept). */
@@ -42,15 +48,19 @@ export function trpcEndpoint(url: string | URL): string {
  * No retries or deadline here; `createCairnClient` adds them per verb.
  */
 export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClient {
-  const headers = { authorization: `Bearer ${options.token}` };
+  const http = {
+    url: trpcEndpoint(options.url),
+    fetch: statusPreservingFetch(options.fetch ?? globalThis.fetch),
+    headers: { authorization: `Bearer ${options.token}` },
+  };
+  const maxItems = options.maxBatchItems ?? 50;
+  const alone = (options.maxBatchBytes ?? 512 * 1024) / maxItems;
   return createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: trpcEndpoint(options.url),
-        fetch: statusPreservingFetch(options.fetch ?? globalThis.fetch),
-        headers,
-        maxURLLength: options.maxURLLength ?? 8000,
-        maxItems: options.maxBatchItems ?? 50,
+      splitLink({
+        condition: (op) => op.type === "mutation" && Buffer.byteLength(JSON.stringify(op.input)) > alone,
+        true: httpLink(http),
+        false: httpBatchLink({ ...http, maxURLLength: options.maxURLLength ?? 8000, maxItems }),
       }),
     ],
   });
