@@ -163,7 +163,7 @@ describe("pnpm bundle", () => {
       expect(modules).not.toContain(dev);
     }
     expect(modules).toEqual(
-      expect.arrayContaining(["@prisma", "@electric-sql", "pg", "pino", "@trpc", "zod"]),
+      expect.arrayContaining(["@prisma", "@electric-sql", "pg", "pino", "@trpc", "zod", "swagger-ui-dist"]),
     );
     const links: string[] = [];
     for (const path of await walk(join(bundle, "node_modules"))) {
@@ -201,6 +201,13 @@ describe("pnpm bundle", () => {
     const worker = patientClient(local, token);
     await worker.set("checkpoint", 42);
     expect(await worker.get("checkpoint")).toBe(42);
+    // The OpenAPI document and its reference page, whose files come from the bundle's node_modules.
+    const openapi = await fetch(`${local}/openapi.json`);
+    expect(openapi.status).toBe(200);
+    expect(await openapi.text()).toBe(await readFile(join(REPO_ROOT, "docs", "openapi.json"), "utf8"));
+    for (const path of ["/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/init.js"]) {
+      expect((await fetch(`${local}${path}`)).status, path).toBe(200);
+    }
     const listed = await cli([
       "state",
       "ls",

@@ -1,5 +1,5 @@
-// The HTTP surface: /trpc (the router, plain JSON), /healthz, /readyz, /metrics. One log line per request,
-// responses counted by route and status, and a graceful stop (drain) for SIGTERM.
+// The HTTP surface: /trpc (the router, plain JSON), /healthz, /readyz, /metrics, /openapi.json and /docs.
+// One log line per request, responses counted by route and status, and a graceful stop (drain) for SIGTERM.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +13,7 @@ import {
 import type { Database } from "@cairn/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
+import { serveApiDocs } from "./api-docs.ts";
 import type { Metrics } from "./metrics.ts";
 import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
 
@@ -79,7 +80,14 @@ function routeOf(path: string): string {
     if (procedures.has(procedure)) return path;
     return procedure.includes(",") ? "/trpc/(batch)" : "/trpc/(unknown)";
   }
-  return path === "/healthz" || path === "/readyz" || path === "/metrics" ? path : "(other)";
+  if (path.startsWith("/docs/")) return "/docs/*";
+  return path === "/healthz" ||
+    path === "/readyz" ||
+    path === "/metrics" ||
+    path === "/openapi.json" ||
+    path === "/docs"
+    ? path
+    : "(other)";
 }
 
 function createHttpServer(options: ServerOptions, state: ServerState, onIdle: () => void): http.Server {
@@ -173,6 +181,8 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
     // Load balancers probe with HEAD: Node sends the headers of the GET answer without its body.
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET, HEAD", false);
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    const docsFailed = (error: unknown) => logger.error({ reqId: requestId, err: error }, "API docs failed");
+    if (serveApiDocs(path, res, docsFailed)) return;
     if (path === "/metrics" && metrics) {
       metrics.registry.metrics().then(
         (text) => {

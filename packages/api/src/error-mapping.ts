@@ -5,7 +5,8 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, z } from "zod";
 import { DomainError, type DomainErrorKind, type DomainErrorReason } from "./errors.ts";
 
-const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
+/** The tRPC code of each kind of domain error. */
+export const codeOf: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   bad_request: "BAD_REQUEST",
   unauthorized: "UNAUTHORIZED",
   forbidden: "FORBIDDEN",

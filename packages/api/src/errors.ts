@@ -32,6 +32,66 @@ export type DomainErrorReason =
   | "database_unavailable"
   | "outcome_unknown";
 
+/**
+ * Each reason's kind (so its tRPC code and HTTP status) and what it tells the caller: the OpenAPI document
+ * (openapi/) lists them per procedure (procedure-errors.ts).
+ */
+export const REASONS = {
+  task_instance_not_found: { kind: "not_found", meaning: "no task instance has this id" },
+  task_instance_superseded: {
+    kind: "not_found",
+    meaning: "a newer try of this task instance exists: use the newer try's id and token",
+  },
+  task_instance_exists: {
+    kind: "conflict",
+    meaning: "this run, task and map index already have a task instance (retry it instead)",
+  },
+  dag_run_not_found: { kind: "not_found", meaning: "no dag run has this dagId and runId" },
+  key_not_found: { kind: "not_found", meaning: "the key does not exist (or has expired)" },
+  asset_not_found: { kind: "not_found", meaning: "the asset does not exist or is inactive" },
+  asset_not_registered: {
+    kind: "forbidden",
+    meaning: "the execution token's task does not declare the asset as an inlet or outlet",
+  },
+  version_mismatch: {
+    kind: "conflict",
+    meaning:
+      "ifVersion did not match: 0 and the key exists, or n and the key is at another version or missing",
+  },
+  value_too_large: {
+    kind: "payload_too_large",
+    meaning: "the value is larger than CAIRN_MAX_VALUE_BYTES as UTF-8 JSON",
+  },
+  invalid_value: {
+    kind: "bad_request",
+    meaning:
+      "a value the server cannot store (top-level null, U+0000, a lone surrogate, nesting deeper than 64), a cursor it did not return, or a request that is not valid UTF-8",
+  },
+  asset_uri_taken: { kind: "conflict", meaning: "another asset already has this uri" },
+  body_too_large: {
+    kind: "payload_too_large",
+    meaning: "the request body is larger than the server accepts",
+  },
+  invalid_token: { kind: "unauthorized", meaning: "no token, or a malformed, badly signed or non-HS512 one" },
+  token_expired: { kind: "unauthorized", meaning: "the token has expired" },
+  insufficient_scope: {
+    kind: "forbidden",
+    meaning: "the token's scope may not call this procedure (an execution token on the admin plane)",
+  },
+  not_own_task_instance: {
+    kind: "forbidden",
+    meaning: "an execution token addressed another task instance than its own",
+  },
+  database_unavailable: {
+    kind: "unavailable",
+    meaning: "the database is not reachable; nothing was written; retry later",
+  },
+  outcome_unknown: {
+    kind: "outcome_unknown",
+    meaning: "the database connection broke while the write ran: it may or may not have been applied",
+  },
+} as const satisfies Record<DomainErrorReason, { kind: DomainErrorKind; meaning: string }>;
+
 export class DomainError extends Error {
   override name = "DomainError";
   constructor(

@@ -18,6 +18,8 @@ export {
 } from "./context.ts";
 export type { ErrorData } from "./error-mapping.ts";
 export { DomainError, type DomainErrorReason } from "./errors.ts";
+export { type OpenApiDocument, type OpenApiOptions, openApiDocument } from "./openapi/document.ts";
+export { renderOpenApi } from "./openapi/render.ts";
 export { type AppRouter, appRouter, createCaller } from "./root.ts";
 export { MAX_KEY_LENGTH } from "./schemas.ts";
 export { type CleanupCounts, deleteExpired, previewExpired } from "./services/cleanup.ts";

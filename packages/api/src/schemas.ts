@@ -20,18 +20,27 @@ export function isStorableText(text: string): boolean {
 
 export const ZTaskInstanceId = z
   .string({ error: "taskInstanceId is required (a UUID)" })
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "taskInstanceId must be a UUID")
-  .transform((id) => id.toLowerCase());
+  // Both cases spelled out rather than the `i` flag: JSON Schema patterns have no flags (openapi/).
+  .regex(
+    /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+    "taskInstanceId must be a UUID",
+  )
+  .transform((id) => id.toLowerCase())
+  .meta({ description: "A task instance id: a UUID, compared case-insensitively." });
 
 export const ZKey = z
   .string({ error: "key must be a string" })
   .min(1, "key must not be empty")
   .max(MAX_KEY_LENGTH, `key must be at most ${MAX_KEY_LENGTH} characters`)
   .refine((key) => !key.includes("\u0000"), "key must not contain U+0000")
-  .refine((key) => !LONE_SURROGATE.test(key), "key must not contain a lone UTF-16 surrogate");
+  .refine((key) => !LONE_SURROGATE.test(key), "key must not contain a lone UTF-16 surrogate")
+  .meta({ description: "1 to 512 characters, `/` included; no U+0000 and no lone UTF-16 surrogate." });
 
 /** Checked in depth by encodeValue (values.ts); here only "present". */
-export const ZValue = z.unknown();
+export const ZValue = z.unknown().meta({
+  description:
+    "Any JSON value but a top-level null (nested nulls are fine): no non-finite number, no U+0000 or lone surrogate in a string or object key, at most 64 levels deep, at most CAIRN_MAX_VALUE_BYTES (default 65535) as UTF-8 JSON.",
+});
 
 export const ZExpiresAt = z.iso
   .datetime({
@@ -45,26 +54,39 @@ export const ZExpiresAt = z.iso
     return year >= 1 && year <= 9999;
   }, "expiresAt must fall between the years 0001 and 9999 in UTC")
   .nullable()
-  .optional();
+  .optional()
+  .meta({
+    description:
+      "When the key expires (ISO-8601 with Z or an offset); null = never. Omitted: task state gets the server's default retention (CAIRN_DEFAULT_RETENTION_DAYS), asset state never expires. Each write sets it anew.",
+  });
 
 export const ZIfVersion = z
   .number({ error: "ifVersion must be a whole number" })
   .int("ifVersion must be a whole number")
   .min(0, "ifVersion must be 0 (create only) or a current version")
-  .max(MAX_VERSION, `ifVersion must be at most ${MAX_VERSION}`);
+  .max(MAX_VERSION, `ifVersion must be at most ${MAX_VERSION}`)
+  .meta({
+    description:
+      "Compare-and-set: 0 = only if the key does not exist; n = only if its version is n; otherwise CONFLICT version_mismatch. Omitted: unconditional.",
+  });
 
 export const ZPrefix = z
   .string()
   .max(MAX_KEY_LENGTH)
   .refine(isStorableText, "prefix must not contain U+0000 or a lone UTF-16 surrogate")
-  .optional();
-export const ZLimit = z.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT);
+  .optional()
+  .meta({ description: "Only keys that start with this." });
+export const ZLimit = z.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT).meta({
+  description:
+    "Items per page at most; a page also stops once its values pass CAIRN_MAX_PAGE_BYTES (one item always fits).",
+});
 // A cursor is the base64url of a key's UTF-8 bytes: up to 4 bytes for each of MAX_KEY_LENGTH characters
 // (zod counts string lengths in code points).
 export const ZCursor = z
   .string()
   .max(Math.ceil((4 * MAX_KEY_LENGTH * 4) / 3))
-  .nullish();
+  .nullish()
+  .meta({ description: "The previous page's nextCursor; omitted or null for the first page." });
 
 // Airflow's id rules: dag_id and task_id are letters, digits, `_`, `-`, `.`; at most 250 characters.
 const ZAirflowId = (what: string) =>
@@ -85,7 +107,8 @@ export const ZMapIndex = z
   .number()
   .int()
   .min(-1, "mapIndex is -1 (not mapped) or a map index >= 0")
-  .max(2 ** 31 - 1);
+  .max(2 ** 31 - 1)
+  .meta({ description: "-1 for a task that is not mapped, else the map index." });
 
 const ZAssetName = z
   .string()
@@ -98,10 +121,11 @@ const ZAssetName = z
   );
 
 /** `{ name }` or `{ uri }`, exactly one. */
-export const ZAssetRef = z.union(
-  [z.strictObject({ name: ZAssetName }), z.strictObject({ uri: ZAssetName })],
-  { error: "asset must be { name } or { uri } (exactly one)" },
-);
+export const ZAssetRef = z
+  .union([z.strictObject({ name: ZAssetName }), z.strictObject({ uri: ZAssetName })], {
+    error: "asset must be { name } or { uri } (exactly one)",
+  })
+  .meta({ id: "AssetRef", description: "An asset, by its name or by its uri (exactly one of them)." });
 export type AssetRef = z.infer<typeof ZAssetRef>;
 
 // Execution plane: task state

@@ -85,3 +85,22 @@ export const taskInstanceProcedure = publicProcedure.use(async ({ ctx, getRawInp
   }
   return next({ ctx: { principal } });
 });
+
+/**
+ * Who may call a procedure, read from the middlewares it was built with (for the OpenAPI document):
+ * `admin` an admin token only; `task-instance` an execution token for its own task instance, or an admin
+ * token; `any-token` an execution or admin token (the procedure checks the rest); `public` no token.
+ */
+export type ProcedureAccess = "admin" | "task-instance" | "any-token" | "public";
+
+export function procedureAccess(procedure: { _def: object }): ProcedureAccess {
+  const middlewares = (procedure._def as { middlewares?: unknown[] }).middlewares ?? [];
+  const uses = (builder: { _def: object }) => {
+    const own = (builder._def as { middlewares: unknown[] }).middlewares.at(-1);
+    return middlewares.includes(own);
+  };
+  if (uses(adminProcedure)) return "admin";
+  if (uses(taskInstanceProcedure)) return "task-instance";
+  if (uses(authedProcedure)) return "any-token";
+  return "public";
+}

@@ -1,0 +1,122 @@
+// What each procedure returns, as zod schemas for the OpenAPI document. The procedures declare no
+// `.output()` (validating every answer would cost each call CPU for nothing); instead these must equal
+// the types the router infers from its services, or the package does not compile (`Mismatched` below).
+import { z } from "zod";
+import type { ProcedureOutput, ProcedurePath } from "../procedure-paths.ts";
+import { TASK_INSTANCE_STATES } from "../services/task-lifecycle.ts";
+
+const ZCount = z.number().int().min(0);
+const ZUtc = z.iso.datetime();
+
+const ZStateEntry = z
+  .strictObject({
+    key: z.string(),
+    value: z.unknown().meta({ description: "The stored JSON value (never a top-level null)." }),
+    version: z.number().int().min(1).meta({ description: "1 when the key was created, +1 on every write." }),
+    updatedAt: ZUtc,
+    expiresAt: ZUtc.nullable().meta({ description: "When the key expires; null = never." }),
+  })
+  .meta({
+    id: "StateEntry",
+    description: "A key's entry (the contract's TaskStateEntry; asset state entries have the same shape).",
+  });
+
+const page = <T extends z.ZodType>(item: T) => ({
+  items: z.array(item),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: "Pass it as `cursor` for the next page; null on the last page." }),
+});
+
+const ZStatePage = z.strictObject(page(ZStateEntry)).meta({ id: "StatePage" });
+const ZWritten = z.strictObject({ version: z.number().int().min(1) }).meta({ id: "Written" });
+const ZDeleted = z
+  .strictObject({ deleted: z.boolean().meta({ description: "false when there was nothing to delete." }) })
+  .meta({ id: "Deleted" });
+const ZCleared = z
+  .strictObject({ deleted: ZCount.meta({ description: "How many live keys were deleted." }) })
+  .meta({ id: "Cleared" });
+const ZTaskInstance = z
+  .strictObject({ id: z.uuid(), tryNumber: z.number().int().min(1) })
+  .meta({ id: "TaskInstance" });
+const ZTotal = ZCount.meta({ description: "Live keys matching the prefix, on every page." });
+
+const ZWriter = z
+  .strictObject({
+    kind: z.enum(["task", "admin"]),
+    dagId: z.string().nullable(),
+    runId: z.string().nullable(),
+    taskId: z.string().nullable(),
+    mapIndex: z.number().int().nullable(),
+  })
+  .meta({ id: "Writer", description: "Who wrote the entry last: a task (its address) or an admin token." });
+
+const ZPlaneCounts = z.strictObject({ task: ZCount, asset: ZCount });
+
+/** Every procedure's output. A procedure missing here, or one that returns another type, fails typecheck. */
+export const PROCEDURE_OUTPUTS = {
+  "taskState.get": ZStateEntry,
+  "taskState.set": ZWritten,
+  "taskState.delete": ZDeleted,
+  "taskState.clear": ZCleared,
+  "taskState.list": ZStatePage,
+  "assetState.get": ZStateEntry,
+  "assetState.set": ZWritten,
+  "assetState.delete": ZDeleted,
+  "assetState.clear": ZCleared,
+  "assetState.list": ZStatePage,
+  "admin.taskInstances.create": ZTaskInstance,
+  "admin.taskInstances.retry": ZTaskInstance,
+  "admin.taskInstances.setState": z.strictObject({
+    state: z.enum(TASK_INSTANCE_STATES),
+    deletedKeys: ZCount.meta({ description: "Keys deleted by CAIRN_CLEAR_ON_SUCCESS." }),
+  }),
+  "admin.taskInstances.clear": z.strictObject({ deletedKeys: ZCount }),
+  "admin.taskState.list": z.strictObject({ ...page(ZStateEntry), total: ZTotal }),
+  "admin.taskState.get": ZStateEntry,
+  "admin.taskState.set": ZWritten,
+  "admin.taskState.delete": ZDeleted,
+  "admin.taskState.clear": ZCleared,
+  "admin.assetState.list": z.strictObject({
+    ...page(ZStateEntry.extend({ writer: ZWriter }).meta({ id: "StateEntryWithWriter" })),
+    total: ZTotal,
+  }),
+  "admin.assetState.get": ZStateEntry,
+  "admin.assetState.set": ZWritten,
+  "admin.assetState.delete": ZDeleted,
+  "admin.assetState.clear": ZCleared,
+  "admin.dagRuns.delete": ZDeleted,
+  "admin.assets.upsert": z.strictObject({ id: z.string() }),
+  "admin.assets.setActive": z.strictObject({ active: z.boolean() }),
+  "admin.assets.delete": ZDeleted,
+  "admin.tokens.issue": z.strictObject({
+    token: z.string().meta({ description: "An execution token (JWT) for the task instance." }),
+    expiresAt: ZUtc,
+  }),
+  "admin.cleanup.run": z.strictObject({
+    ...ZPlaneCounts.shape,
+    done: z.boolean().meta({ description: "false when maxBatches stopped it before the end." }),
+  }),
+  "admin.cleanup.preview": z.strictObject({
+    total: ZPlaneCounts,
+    items: z.array(
+      z.strictObject({
+        plane: z.enum(["task", "asset"]),
+        owner: z.string().meta({ description: "dagId/runId/taskId[mapIndex], or the asset's name." }),
+        key: z.string(),
+        expiresAt: ZUtc,
+      }),
+    ),
+  }),
+} satisfies Record<ProcedurePath, z.ZodType>;
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The procedures whose schema above does not describe exactly what they return. */
+type Mismatched = {
+  [P in ProcedurePath]: Same<z.output<(typeof PROCEDURE_OUTPUTS)[P]>, ProcedureOutput<P>> extends true
+    ? never
+    : P;
+}[ProcedurePath];
+const outputsMatch: [Mismatched] extends [never] ? true : { mismatched: Mismatched } = true;
+void outputsMatch;
