@@ -136,7 +136,7 @@ describe("docs/api.md follows the router", () => {
       )
       .map(([path, type]) => `${path} (${type})`);
     expect(missing, "procedures without a row `| `path` | type |` in docs/api.md").toEqual([]);
-    const documented = [...apiDoc.matchAll(/^\| `([A-Za-z.]+)` \| (?:query|mutation) \|/gm)].map(
+    const documented = [...apiDoc.matchAll(/^\| `([A-Za-z.]+)` \| (?:query|mutation|subscription) \|/gm)].map(
       (m) => m[1]!,
     );
     const stale = documented.filter((path) => !procedures.has(path));

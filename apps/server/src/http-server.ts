@@ -9,6 +9,7 @@ import {
   bearerToken,
   type CallObserver,
   createContextFromToken,
+  WatchHub,
 } from "@cairn/api";
 import type { Database } from "@cairn/db";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
@@ -26,6 +27,8 @@ export interface ServerOptions {
   metrics?: Metrics | undefined;
   /** Connection limits; each defaults to its CAIRN_* default. */
   limits?: Partial<ConnectionLimits> | undefined;
+  /** Serves watch streams; by default one of the server's own, closed with it. */
+  watch?: WatchHub | undefined;
 }
 
 export interface ConnectionLimits {
@@ -90,8 +93,12 @@ function routeOf(path: string): string {
     : "(other)";
 }
 
-function createHttpServer(options: ServerOptions, state: ServerState, onIdle: () => void): http.Server {
-  const { db, api, logger, metrics } = options;
+function createHttpServer(
+  options: ServerOptions & { watch: WatchHub },
+  state: ServerState,
+  onIdle: () => void,
+): http.Server {
+  const { db, api, logger, metrics, watch } = options;
   const observer: CallObserver = {
     onCall: (call) => metrics?.onCall(call),
     // The audit trail of admin tokens: who changed what (never the value).
@@ -117,6 +124,7 @@ function createHttpServer(options: ServerOptions, state: ServerState, onIdle: ()
       if (problem) throw problem;
       return createContextFromToken({
         db,
+        watch,
         config: api,
         token: bearerToken(req.headers.authorization),
         observer,
@@ -218,7 +226,14 @@ export async function startServer(
   options: ServerOptions & { host?: string; port?: number },
 ): Promise<RunningServer> {
   const state: ServerState = { draining: false, closing: false, inFlight: new Set() };
-  const server: http.Server = createHttpServer(options, state, () => server.closeIdleConnections());
+  const watch =
+    options.watch ??
+    new WatchHub(options.db, {
+      onError: (error, what) => options.logger.error({ err: error }, `watch: ${what}`),
+    });
+  const server: http.Server = createHttpServer({ ...options, watch }, state, () =>
+    server.closeIdleConnections(),
+  );
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -240,8 +255,10 @@ export async function startServer(
     close: () => {
       startDraining();
       state.closing = true;
+      // Watch streams end (after what they have queued), so they do not hold the drain open.
+      const streamsEnded = watch.close();
       closed ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
+        server.close((error) => (error ? reject(error) : streamsEnded.then(resolve)));
         server.closeIdleConnections();
       });
       return closed;

@@ -27,6 +27,8 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
       migrate: config.migrateOnStart && embedded,
       poolSize: config.dbPoolSize,
       transactionPooling: config.transactionPooling,
+      // LISTEN (watch streams) needs PostgreSQL itself, as migrations do behind a transaction pooler.
+      listenUrl: config.migrateDatabaseUrl,
     },
     { timeoutSeconds: config.dbStartupTimeoutSeconds, logger },
   );

@@ -166,6 +166,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/trpc/taskState.watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch the task's state: a snapshot, synced, then every change (Server-Sent Events)
+         * @description A subscription: `GET` with the input as the URL-encoded JSON `input` parameter; the answer is `text/event-stream` (HTTP 200), kept open.
+         *
+         *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.
+         *
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *
+         *     **Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):
+         *     - `BAD_REQUEST`: `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED`: `invalid_token`, `token_expired`
+         *     - `FORBIDDEN`: `insufficient_scope`, `not_own_task_instance`
+         *     - `NOT_FOUND`: `task_instance_not_found`, `task_instance_superseded`
+         *     - `INTERNAL_SERVER_ERROR`: without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE`: `database_unavailable`
+         */
+        get: operations["taskState.watch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/trpc/assetState.get": {
         parameters: {
             query?: never;
@@ -319,6 +351,38 @@ export interface paths {
          *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
          */
         get: operations["assetState.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trpc/assetState.watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch an asset's state: a snapshot, synced, then every change (Server-Sent Events)
+         * @description A subscription: `GET` with the input as the URL-encoded JSON `input` parameter; the answer is `text/event-stream` (HTTP 200), kept open.
+         *
+         *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.
+         *
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *
+         *     **Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):
+         *     - `BAD_REQUEST`: `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED`: `invalid_token`, `token_expired`
+         *     - `FORBIDDEN`: `asset_not_registered`, `insufficient_scope`
+         *     - `NOT_FOUND`: `asset_not_found`, `task_instance_not_found`, `task_instance_superseded`
+         *     - `INTERNAL_SERVER_ERROR`: without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE`: `database_unavailable`
+         */
+        get: operations["assetState.watch"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1120,6 +1184,55 @@ export interface components {
             nextCursor: string | null;
         };
         TaskStateListOutput: components["schemas"]["StatePage"];
+        TaskStateWatchInput: {
+            /** @description A task instance id: a UUID, compared case-insensitively. */
+            taskInstanceId: string;
+            /** @description 1 to 512 characters, `/` included; no U+0000 and no lone UTF-16 surrogate. */
+            key?: string;
+            /** @description Only keys that start with this. */
+            prefix?: string;
+            /** @description The id of the last event received; the stream resumes after it (or resets when it cannot). */
+            lastEventId?: string | null;
+        };
+        /** @description A watch stream's event; asset state `set` events carry the writer. */
+        WatchEvent: {
+            /** @constant */
+            op: "set";
+            key: string;
+            entry: components["schemas"]["StateEntry"];
+            writer?: components["schemas"]["Writer"];
+        } | {
+            /** @constant */
+            op: "delete";
+            key: string;
+            /**
+             * @description delete: deleted; clear: its scope was cleared; expired: it had expired (cleanup).
+             * @enum {string}
+             */
+            cause: "delete" | "clear" | "expired";
+        } | {
+            /**
+             * @description The snapshot (or the catch-up) is complete.
+             * @constant
+             */
+            op: "synced";
+        } | {
+            /**
+             * @description The stream cannot resume: drop what you hold, a snapshot follows.
+             * @constant
+             */
+            op: "reset";
+        };
+        /** @description Who wrote the entry last: a task (its address) or an admin token. */
+        Writer: {
+            /** @enum {string} */
+            kind: "task" | "admin";
+            dagId: string | null;
+            runId: string | null;
+            taskId: string | null;
+            mapIndex: number | null;
+        };
+        TaskStateWatchOutput: components["schemas"]["WatchEvent"];
         /** @description An asset, by its name or by its uri (exactly one of them). */
         AssetRef: {
             name: string;
@@ -1169,6 +1282,16 @@ export interface components {
             cursor?: string | null;
         };
         AssetStateListOutput: components["schemas"]["TaskStateListOutput"];
+        AssetStateWatchInput: {
+            asset: components["schemas"]["AssetRef"];
+            /** @description 1 to 512 characters, `/` included; no U+0000 and no lone UTF-16 surrogate. */
+            key?: string;
+            /** @description Only keys that start with this. */
+            prefix?: string;
+            /** @description The id of the last event received; the stream resumes after it (or resets when it cannot). */
+            lastEventId?: string | null;
+        };
+        AssetStateWatchOutput: components["schemas"]["TaskStateWatchOutput"];
         AdminTaskInstancesCreateInput: {
             dagId: string;
             runId: string;
@@ -1311,15 +1434,6 @@ export interface components {
             /** @description When the key expires; null = never. */
             expiresAt: string | null;
             writer: components["schemas"]["Writer"];
-        };
-        /** @description Who wrote the entry last: a task (its address) or an admin token. */
-        Writer: {
-            /** @enum {string} */
-            kind: "task" | "admin";
-            dagId: string | null;
-            runId: string | null;
-            taskId: string | null;
-            mapIndex: number | null;
         };
         AdminAssetStateListOutput: {
             items: components["schemas"]["StateEntryWithWriter"][];
@@ -2397,6 +2511,33 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    "taskState.watch": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: {
+                /** @description The id of the last event received (an EventSource sends it when it reconnects). */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: each event's `data:` is a WatchEvent (`x-cairn-event`), its `id:` what to resume from; a refusal is one `serialized-error` event. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
     "assetState.get": {
         parameters: {
             query: {
@@ -2579,6 +2720,33 @@ export interface operations {
             404: components["responses"]["NotFound.asset_not_found.task_instance_not_found.task_instance_superseded"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "assetState.watch": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: {
+                /** @description The id of the last event received (an EventSource sends it when it reconnects). */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: each event's `data:` is a WatchEvent (`x-cairn-event`), its `id:` what to resume from; a refusal is one `serialized-error` event. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
         };
     };
     "admin.taskInstances.create": {

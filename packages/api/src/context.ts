@@ -1,9 +1,11 @@
 // Request context. createContextInner is what tests and in-process callers use; the server builds it
 // from an HTTP request with createContextFromToken.
 import type { Database } from "@cairn/db";
+import { decodeJwt } from "jose";
 import { verifyTokenCached } from "./auth/token-cache.ts";
 import type { Principal, TokenKeys } from "./auth/tokens.ts";
 import { DomainError } from "./errors.ts";
+import type { WatchHub } from "./services/watch/hub.ts";
 
 export interface ApiConfig {
   tokenKeys: TokenKeys;
@@ -63,6 +65,10 @@ export interface CallObserver {
 export interface Context {
   db: Database;
   config: ApiConfig;
+  /** Live changes for watch streams; absent where nothing serves them (a plain createCaller). */
+  watch?: WatchHub | undefined;
+  /** False once the caller's token has expired (a watch stream then ends). */
+  tokenValid(): boolean;
   observer?: CallObserver | undefined;
   /** The HTTP request's id (x-request-id), for log lines the API asks the observer to write. */
   requestId?: string | undefined;
@@ -77,12 +83,15 @@ export function createContextInner(opts: {
   config: ApiConfig;
   principal: Principal | null;
   observer?: CallObserver | undefined;
+  watch?: WatchHub | undefined;
 }): Context {
   const { principal } = opts;
   return {
     db: opts.db,
     config: opts.config,
     observer: opts.observer,
+    watch: opts.watch,
+    tokenValid: () => true,
     authenticate: async () => {
       if (!principal) throw missingToken();
       return principal;
@@ -97,14 +106,23 @@ export function createContextFromToken(opts: {
   token: string | undefined;
   observer?: CallObserver | undefined;
   requestId?: string | undefined;
+  watch?: WatchHub | undefined;
 }): Context {
   let principal: Promise<Principal> | undefined;
   let resolved: Principal | undefined;
+  let expiresAtMs: number | undefined;
   return {
     db: opts.db,
     config: opts.config,
     observer: opts.observer,
     requestId: opts.requestId,
+    watch: opts.watch,
+    tokenValid: () => {
+      // Only asked after authenticate() verified the token; its exp is then trustworthy.
+      if (opts.token === undefined) return false;
+      expiresAtMs ??= (decodeJwt(opts.token).exp ?? Number.POSITIVE_INFINITY) * 1000;
+      return Date.now() < expiresAtMs;
+    },
     authenticate: () => {
       if (opts.token === undefined) return Promise.reject(missingToken());
       principal ??= verifyTokenCached(opts.config.tokenKeys, opts.token, opts.config.tokenCacheSize).then(

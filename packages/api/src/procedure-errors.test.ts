@@ -13,6 +13,7 @@ import { PROCEDURE_OUTPUTS } from "./openapi/outputs.ts";
 import { PROCEDURE_REASONS, procedureErrors } from "./procedure-errors.ts";
 import type { ProcedurePath } from "./procedure-paths.ts";
 import { appRouter } from "./root.ts";
+import { WatchHub } from "./services/watch/hub.ts";
 import { testConfig, unique } from "./testing/fixtures.ts";
 import { procedureAccess } from "./trpc.ts";
 
@@ -23,34 +24,68 @@ type Caller = "admin" | "none" | "expired" | { task: string };
  * the statements of one asset call (its dag run deleted meanwhile).
  */
 const RACE_ONLY = new Set(
-  ["assetState.get", "assetState.set", "assetState.delete", "assetState.clear", "assetState.list"].map(
-    (path) => `${path} task_instance_not_found`,
-  ),
+  [
+    "assetState.get",
+    "assetState.set",
+    "assetState.delete",
+    "assetState.clear",
+    "assetState.list",
+    "assetState.watch",
+  ].map((path) => `${path} task_instance_not_found`),
 );
 
 const config = testConfig({ maxValueBytes: 100 });
 
 const VERBS = ["get", "set", "delete", "clear", "list"] as const;
 /** A state call's fields beside its namespace. */
-const fieldsOf = (verb: (typeof VERBS)[number]) =>
+const fieldsOf = (verb: (typeof VERBS)[number] | "watch") =>
   verb === "clear" || verb === "list" ? {} : verb === "set" ? { key: "k", value: 1 } : { key: "k" };
 const procedures = appRouter._def.procedures as unknown as Record<
   ProcedurePath,
-  { _def: { type: "query" | "mutation" } }
+  { _def: { type: "query" | "mutation" | "subscription" } }
 >;
+
+/** A subscription's first message that is not `connected` or `ping`; the stream is then cancelled. */
+async function firstEvent(res: Response): Promise<{ event: string | undefined; data: string }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended before its first event");
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: ?(.*)$/m.exec(block)?.[1];
+        const data = block
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.replace(/^data: ?/, ""))
+          .join("\n");
+        if (event === "connected" || event === "ping" || data === "") continue;
+        return { event, data };
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
 
 describeEachDatabase("every procedure's errors and output, as the OpenAPI document lists them", (getDb) => {
   const answered = new Set<string>();
   const succeeded = new Set<string>();
   const problems: string[] = [];
   let expiredToken: string;
+  let hub: WatchHub | undefined;
 
   async function call(path: ProcedurePath, caller: Caller, input: unknown) {
     const type = procedures[path]._def.type;
     const url = new URL(`http://cairn.test/trpc/${path}`);
-    if (type === "query") url.searchParams.set("input", JSON.stringify(input));
+    if (type !== "mutation") url.searchParams.set("input", JSON.stringify(input));
     const req = new Request(url, {
-      method: type === "query" ? "GET" : "POST",
+      method: type === "mutation" ? "POST" : "GET",
       ...(type === "mutation"
         ? { body: JSON.stringify(input), headers: { "content-type": "application/json" } }
         : {}),
@@ -61,6 +96,7 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
       new Date(Date.now() - 1000),
     );
     const db: Database = getDb();
+    hub ??= new WatchHub(db);
     const res = await fetchRequestHandler({
       endpoint: "/trpc",
       req,
@@ -71,6 +107,7 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
           : createContextInner({
               db,
               config,
+              watch: hub,
               principal:
                 caller === "none"
                   ? null
@@ -79,17 +116,30 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
                     : { scope: "execution", sub: caller.task, taskInstanceId: caller.task },
             }),
     });
-    const body = (await res.json()) as {
+    type Body = {
       result?: { data: unknown };
       error?: { data: { code: string; httpStatus: number; reason?: string } };
     };
+    let body: Body;
+    if (type === "subscription") {
+      // An event stream: a refusal is its one serialized-error event (HTTP 200), else its first event.
+      const first = await firstEvent(res);
+      body =
+        first.event === "serialized-error"
+          ? { error: JSON.parse(first.data) as NonNullable<Body["error"]> }
+          : { result: { data: JSON.parse(first.data) as unknown } };
+    } else {
+      body = (await res.json()) as Body;
+    }
     if (body.error) {
       const { code, httpStatus, reason } = body.error.data;
-      const listed = procedureErrors(path, type, procedureAccess(procedures[path])).find(
-        (e) => e.code === code,
-      );
+      const listed = procedureErrors(
+        path,
+        type === "mutation" ? "mutation" : "query",
+        procedureAccess(procedures[path]),
+      ).find((e) => e.code === code);
       const ok = listed && (reason ? listed.reasons.includes(reason as never) : listed.withoutReason);
-      if (!ok || httpStatus !== res.status)
+      if (!ok || (type !== "subscription" && httpStatus !== res.status))
         problems.push(`${path}: ${code} ${reason ?? "(no reason)"} not listed`);
       answered.add(`${path} ${reason ?? code}`);
       return { error: body.error.data };
@@ -100,7 +150,8 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
     return { data: body.result?.data as Record<string, unknown> };
   }
 
-  afterAll(() => {
+  afterAll(async () => {
+    await hub?.close();
     // Reported here too, in case a test stopped early.
     if (problems.length > 0) console.error(problems.join("\n"));
   });
@@ -139,7 +190,9 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
     await call("taskState.delete", own, { ...ti, key: "k", ifVersion: 9 });
     await call("taskState.delete", own, { ...ti, key: "k" });
     await call("taskState.clear", own, ti);
-    for (const verb of VERBS) {
+    await call("taskState.watch", own, { ...ti, prefix: "k" });
+    await call("taskState.watch", own, { ...ti, key: "k", prefix: "k" }); // validation
+    for (const verb of [...VERBS, "watch"] as const) {
       const path = `taskState.${verb}` as const;
       const input = (id: string) => ({ taskInstanceId: id, ...fieldsOf(verb) });
       await call(path, "admin", input(missing));
@@ -164,7 +217,8 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
     await call("assetState.delete", own, { ...on(asset), key: "k", ifVersion: 9 });
     await call("assetState.delete", own, { ...on(asset), key: "k" });
     await call("assetState.clear", own, on(asset));
-    for (const verb of VERBS) {
+    await call("assetState.watch", own, { ...on(asset), key: "k" });
+    for (const verb of [...VERBS, "watch"] as const) {
       const path = `assetState.${verb}` as const;
       const input = (ref: { name: string } | { uri: string }) => ({ ...on(ref), ...fieldsOf(verb) });
       await call(path, own, input(unknownAsset));

@@ -19,6 +19,11 @@ type At<R, P extends string> = P extends `${infer Head}.${infer Rest}`
 /** Every procedure's path: `taskState.get`, ..., `admin.cleanup.preview`. */
 export type ProcedurePath = PathsOf<Record_, "">;
 
-/** What a procedure returns (`result.data` on the wire). */
+/** A subscription's output is a stream of tracked events ({ id, data }): what each event's data is. */
+type EventOf<O> = O extends AsyncIterable<infer E> ? (E extends { id: string; data: infer T } ? T : E) : O;
+
+/** What a procedure returns (`result.data` on the wire), or what each event of a subscription carries. */
 export type ProcedureOutput<P extends ProcedurePath> =
-  At<Record_, P> extends infer Procedure extends AnyProcedure ? inferProcedureOutput<Procedure> : never;
+  At<Record_, P> extends infer Procedure extends AnyProcedure
+    ? EventOf<inferProcedureOutput<Procedure>>
+    : never;

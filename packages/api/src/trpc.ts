@@ -10,6 +10,9 @@ import { DomainError } from "./errors.ts";
 const t = initTRPC.context<Context>().create({
   isDev: false,
   errorFormatter: ({ shape, error }) => formatError(shape, error),
+  // Watch streams: a ping every 15 s keeps idle streams open through proxies, and tells tRPC's client
+  // to reconnect when it hears nothing for 30 s (a connection that died silently).
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
 });
 
 export const router = t.router;

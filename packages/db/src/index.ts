@@ -9,4 +9,5 @@ export {
   type OpenDatabaseOptions,
   openDatabase,
   type SqlRunner,
+  type Unlisten,
 } from "./open-database.ts";

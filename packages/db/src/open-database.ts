@@ -27,10 +27,25 @@ export interface SqlRunner {
   query<Row = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<Row[]>;
 }
 
+/** Stops a listen(); resolves once the channel is no longer listened to. */
+export type Unlisten = () => Promise<void>;
+
 export interface Database {
   kind: DatabaseKind;
   prisma: PrismaClient;
   sql: SqlRunner;
+  /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (sql: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * LISTEN on `channel` over a connection of its own (to PostgreSQL itself, not through a transaction
+   * pooler): `onMessage` gets each payload, in commit order. `onLost` is called once if that connection
+   * breaks, after which messages may have been missed and nothing more arrives: listen again.
+   */
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onLost: (error: Error) => void,
+  ): Promise<Unlisten>;
   /** Where the data lives: the URL without its password, or the PGlite directory. */
   location: string;
   /** A factory the schema engine can use against this same database. */
@@ -57,6 +72,8 @@ export interface OpenDatabaseOptions {
    * transaction. Migrations need a direct URL then (session-level locks).
    */
   transactionPooling?: boolean;
+  /** Where listen() connects: PostgreSQL itself (LISTEN does not work through a transaction pooler). Default: url. */
+  listenUrl?: string | undefined;
 }
 
 export class DatabaseConfigError extends Error {
@@ -102,6 +119,25 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
           async () => (await pool.query({ text, values, ...(name && named ? { name } : {}) })).rows as Row[],
         ),
     },
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await work({
+          query: async <Row>(text: string, values: unknown[] = []) =>
+            (await client.query({ text, values })).rows as Row[],
+        });
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    listen: (channel, onMessage, onLost) =>
+      listenPostgres(options.listenUrl ?? url, channel, onMessage, onLost),
     location: redact(url),
     migrationFactory: postgresMigrationFactory(url),
     ping: async () => {
@@ -111,6 +147,33 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
       await prisma.$disconnect();
       await pool.end();
     },
+  };
+}
+
+async function listenPostgres(
+  url: string,
+  channel: string,
+  onMessage: (payload: string) => void,
+  onLost: (error: Error) => void,
+): Promise<Unlisten> {
+  const client = new pg.Client({ connectionString: url, keepAlive: true });
+  let stopped = false;
+  let lost = false;
+  const loseOnce = (error: Error) => {
+    if (stopped || lost) return;
+    lost = true;
+    onLost(error);
+  };
+  client.on("notification", (message) => {
+    if (message.channel === channel) onMessage(message.payload ?? "");
+  });
+  client.on("error", loseOnce);
+  client.on("end", () => loseOnce(new Error("the LISTEN connection to PostgreSQL closed")));
+  await client.connect();
+  await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  return async () => {
+    stopped = true;
+    await client.end().catch(() => {});
   };
 }
 
@@ -156,6 +219,18 @@ export function wrapPglite(client: PGlite, location: string): Database {
     sql: {
       query: async <Row>(text: string, values: unknown[] = []) =>
         (await client.query<Row>(text, values)).rows,
+    },
+    transaction: (work) =>
+      client.transaction((tx) =>
+        work({
+          query: async <Row>(text: string, values: unknown[] = []) =>
+            (await tx.query<Row>(text, values)).rows,
+        }),
+      ),
+    // One embedded session: notifications arrive in it, and it cannot be lost.
+    listen: async (channel, onMessage) => {
+      const unlisten = await client.listen(channel, onMessage);
+      return () => unlisten();
     },
     location,
     migrationFactory: pgliteMigrationFactory(client),

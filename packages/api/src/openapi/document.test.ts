@@ -30,6 +30,7 @@ describe("the OpenAPI document", () => {
     expect(Object.keys(doc.paths)).toEqual(procedures.map(([path]) => `/trpc/${path}`));
     for (const [path, procedure] of procedures) {
       const item = doc.paths[`/trpc/${path}`] as Json;
+      if (procedure._def.type === "subscription") continue; // the next test
       const method = procedure._def.type === "query" ? "get" : "post";
       expect(Object.keys(item), path).toEqual([method]);
       expect(item[method].operationId).toBe(path);
@@ -51,6 +52,25 @@ describe("the OpenAPI document", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.info.version).toBe("1.2.3");
     expect(JSON.stringify(openApiDocument({ version: "1.2.3" }))).toBe(JSON.stringify(doc));
+  });
+
+  it("describes subscriptions as GET with an `input` parameter answering an event stream of WatchEvent", () => {
+    const subscriptions = Object.entries(appRouter._def.procedures as unknown as Json).filter(
+      ([, procedure]) => (procedure as Json)._def.type === "subscription",
+    );
+    expect(subscriptions.map(([path]) => path)).toEqual(["taskState.watch", "assetState.watch"]);
+    for (const [path] of subscriptions) {
+      const item = doc.paths[`/trpc/${path}`] as Json;
+      expect(Object.keys(item), path).toEqual(["get"]);
+      expect(item.get.parameters).toEqual([
+        expect.objectContaining({ name: "input", in: "query", required: true }),
+        expect.objectContaining({ name: "Last-Event-ID", in: "header", required: false }),
+      ]);
+      expect(Object.keys(item.get.responses["200"].content)).toEqual(["text/event-stream"]);
+      expect(item.get["x-cairn-event"].$ref).toMatch(/Output$/);
+      expect(item.get.description).toContain("serialized-error");
+    }
+    expect(schema("WatchEvent").oneOf ?? schema("WatchEvent").anyOf).toHaveLength(4);
   });
 
   it("names the token each procedure needs, as its middlewares check it", () => {

@@ -50,15 +50,46 @@ export function openApiDocument(options: OpenApiOptions): OpenApiDocument {
   const procedures = appRouter._def.procedures as unknown as Record<ProcedurePath, RouterProcedure>;
   for (const [path, procedure] of Object.entries(procedures) as [ProcedurePath, RouterProcedure][]) {
     const { type, inputs } = procedure._def;
-    if (type === "subscription")
-      throw new Error(`${path}: a subscription (SSE), which this document does not describe yet`);
     const [input, ...more] = inputs;
     if (!input || more.length > 0) throw new Error(`${path}: expected exactly one input schema`);
     const access = procedureAccess(procedure);
     const name = pascalCase(path);
     const inputRef = components.add(`${name}Input`, input, "input");
     const outputRef = components.add(`${name}Output`, PROCEDURE_OUTPUTS[path], "output");
-    const errors = procedureErrors(path, type, access);
+    // A subscription is called like a query (GET ?input=) and answers a stream of events.
+    const errors = procedureErrors(path, type === "mutation" ? "mutation" : "query", access);
+    if (type === "subscription") {
+      paths[`/trpc/${path}`] = {
+        get: {
+          operationId: path,
+          tags: [path.slice(0, path.lastIndexOf("."))],
+          summary: SUMMARIES[path],
+          description: subscriptionDescription(access, errors),
+          security: SECURITY[access],
+          parameters: [
+            inputParameter(inputRef),
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              required: false,
+              description: "The id of the last event received (an EventSource sends it when it reconnects).",
+              schema: { type: "string" },
+            },
+          ],
+          responses: {
+            "200": {
+              description:
+                "Server-Sent Events: each event's `data:` is a WatchEvent (`x-cairn-event`), its `id:` what to resume from; a refusal is one `serialized-error` event.",
+              headers: { "x-request-id": { $ref: "#/components/headers/RequestId" } },
+              content: { "text/event-stream": { schema: { type: "string" } } },
+            },
+          },
+          "x-cairn-event": outputRef,
+          "x-cairn-access": access,
+        },
+      };
+      continue;
+    }
     const operation: JsonSchema = {
       operationId: path,
       tags: [path.slice(0, path.lastIndexOf("."))],
@@ -67,15 +98,7 @@ export function openApiDocument(options: OpenApiOptions): OpenApiDocument {
       security: SECURITY[access],
       ...(type === "query"
         ? {
-            parameters: [
-              {
-                name: "input",
-                in: "query",
-                required: true,
-                description: "The input as JSON, URL-encoded.",
-                content: { "application/json": { schema: inputRef } },
-              },
-            ],
+            parameters: [inputParameter(inputRef)],
           }
         : { requestBody: { required: true, content: { "application/json": { schema: inputRef } } } }),
       responses: {
@@ -141,6 +164,17 @@ export function openApiDocument(options: OpenApiOptions): OpenApiDocument {
       answer:
         "A JSON array of envelopes, one per call, in order; HTTP status: the calls' common status, or 207 when they differ.",
     },
+  };
+}
+
+/** The `input` query parameter of a GET (query or subscription). */
+function inputParameter(inputRef: JsonSchema): JsonSchema {
+  return {
+    name: "input",
+    in: "query",
+    required: true,
+    description: "The input as JSON, URL-encoded.",
+    content: { "application/json": { schema: inputRef } },
   };
 }
 
@@ -239,6 +273,23 @@ function errorResponse(error: ProcedureError): JsonSchema {
       },
     },
   };
+}
+
+function subscriptionDescription(access: ProcedureAccess, errors: ProcedureError[]): string {
+  const lines = errors.map((error) => {
+    const reasons = error.reasons.map((reason) => `\`${reason}\``).join(", ");
+    const parts = [reasons, error.withoutReason ? `without a reason: ${error.withoutReason}` : ""];
+    return `- \`${error.code}\`: ${parts.filter(Boolean).join("; ")}`;
+  });
+  return [
+    "A subscription: `GET` with the input as the URL-encoded JSON `input` parameter; the answer is `text/event-stream` (HTTP 200), kept open.",
+    "Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.",
+    `**Token:** ${ACCESS_TEXT[access]}`,
+    [
+      "**Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):",
+      ...lines,
+    ].join("\n"),
+  ].join("\n\n");
 }
 
 function operationDescription(

@@ -54,6 +54,31 @@ const ZWriter = z
 
 const ZPlaneCounts = z.strictObject({ task: ZCount, asset: ZCount });
 
+/** One event of a watch stream (the `data:` of an SSE message). */
+const ZWatchEvent = z
+  .discriminatedUnion("op", [
+    z.strictObject({ op: z.literal("set"), key: z.string(), entry: ZStateEntry, writer: ZWriter.optional() }),
+    z.strictObject({
+      op: z.literal("delete"),
+      key: z.string(),
+      cause: z.enum(["delete", "clear", "expired"]).meta({
+        description: "delete: deleted; clear: its scope was cleared; expired: it had expired (cleanup).",
+      }),
+    }),
+    z.strictObject({
+      op: z.literal("synced").meta({ description: "The snapshot (or the catch-up) is complete." }),
+    }),
+    z.strictObject({
+      op: z
+        .literal("reset")
+        .meta({ description: "The stream cannot resume: drop what you hold, a snapshot follows." }),
+    }),
+  ])
+  .meta({
+    id: "WatchEvent",
+    description: "A watch stream's event; asset state `set` events carry the writer.",
+  });
+
 /** Every procedure's output. A procedure missing here, or one that returns another type, fails typecheck. */
 export const PROCEDURE_OUTPUTS = {
   "taskState.get": ZStateEntry,
@@ -61,11 +86,13 @@ export const PROCEDURE_OUTPUTS = {
   "taskState.delete": ZDeleted,
   "taskState.clear": ZCleared,
   "taskState.list": ZStatePage,
+  "taskState.watch": ZWatchEvent,
   "assetState.get": ZStateEntry,
   "assetState.set": ZWritten,
   "assetState.delete": ZDeleted,
   "assetState.clear": ZCleared,
   "assetState.list": ZStatePage,
+  "assetState.watch": ZWatchEvent,
   "admin.taskInstances.create": ZTaskInstance,
   "admin.taskInstances.retry": ZTaskInstance,
   "admin.taskInstances.setState": z.strictObject({

@@ -7,11 +7,13 @@ export const SUMMARIES = {
   "taskState.delete": "Delete a key (deleted: false when it did not exist)",
   "taskState.clear": "Delete every key of the task (its map index, or all of them)",
   "taskState.list": "List keys, a page at a time",
+  "taskState.watch": "Watch the task's state: a snapshot, synced, then every change (Server-Sent Events)",
   "assetState.get": "Read a key of an asset's state",
   "assetState.set": "Write a key of an asset's state (upsert; compare-and-set with ifVersion)",
   "assetState.delete": "Delete a key of an asset's state",
   "assetState.clear": "Delete every key of an asset's state",
   "assetState.list": "List an asset's keys, a page at a time",
+  "assetState.watch": "Watch an asset's state: a snapshot, synced, then every change (Server-Sent Events)",
   "admin.taskInstances.create":
     "Register the first try of a task instance (and its dag run, inlets, outlets)",
   "admin.taskInstances.retry": "Register a new try (a new id, the same state)",

@@ -13,7 +13,9 @@ import {
   listAssetState,
   setAssetState,
 } from "../services/asset-state.ts";
+import { watchAssetState } from "../services/watch/start.ts";
 import { authedProcedure } from "../trpc.ts";
+import { ZAssetStateWatchInput } from "../watch-schemas.ts";
 
 export const assetStateRouter = {
   get: authedProcedure
@@ -31,4 +33,7 @@ export const assetStateRouter = {
   list: authedProcedure
     .input(ZAssetStateListInput)
     .query(({ ctx, input }) => listAssetState(ctx.db, ctx.principal, input, ctx.config.maxPageBytes)),
+  watch: authedProcedure
+    .input(ZAssetStateWatchInput)
+    .subscription(({ ctx, input, signal }) => watchAssetState(ctx, ctx.principal, input, signal)),
 } satisfies TRPCRouterRecord;

@@ -13,7 +13,9 @@ import {
   listTaskState,
   setTaskState,
 } from "../services/task-state.ts";
+import { watchTaskState } from "../services/watch/start.ts";
 import { taskInstanceProcedure } from "../trpc.ts";
+import { ZTaskStateWatchInput } from "../watch-schemas.ts";
 
 export const taskStateRouter = {
   get: taskInstanceProcedure.input(ZTaskStateGetInput).query(({ ctx, input }) => getTaskState(ctx.db, input)),
@@ -29,4 +31,7 @@ export const taskStateRouter = {
   list: taskInstanceProcedure
     .input(ZTaskStateListInput)
     .query(({ ctx, input }) => listTaskState(ctx.db, input, ctx.config.maxPageBytes)),
+  watch: taskInstanceProcedure
+    .input(ZTaskStateWatchInput)
+    .subscription(({ ctx, input, signal }) => watchTaskState(ctx, input, signal)),
 } satisfies TRPCRouterRecord;

@@ -6,6 +6,7 @@ import { DomainError, notFound, versionMismatch } from "../errors.ts";
 import type { AssetRef } from "../schemas.ts";
 import { encodeValue } from "../values.ts";
 import {
+  CLEARING,
   decodeCursor,
   ENTRY_COLUMNS,
   isParentDeleted,
@@ -97,6 +98,18 @@ async function requireUsableAsset(sql: SqlRunner, principal: Principal, ref: Ass
     statement("check", column),
   );
   if (rows.length === 0) await explainMissingAsset(sql, principal, ref);
+}
+
+/** The id of the asset if the caller may use it (for a watch's interest); otherwise throws why not. */
+export async function usableAssetId(sql: SqlRunner, principal: Principal, ref: AssetRef): Promise<string> {
+  const { column, value } = refOf(ref);
+  const rows = await sql.query<{ id: string }>(
+    `WITH ${assetCte(column)} SELECT a.id::text AS id FROM a`,
+    [value, callerTaskInstance(principal)],
+    statement("id", column),
+  );
+  if (!rows[0]) await explainMissingAsset(sql, principal, ref);
+  return rows[0]!.id;
 }
 
 /**
@@ -260,7 +273,7 @@ export async function clearAssetState(
   const { column, value } = refOf(input.asset);
   const rows = await db.sql.query<{ found: boolean; deleted: number }>(
     `WITH ${assetCte(column)},
-     d AS (DELETE FROM asset_state s USING a WHERE s.asset_id = a.id RETURNING ${LIVE} AS live)
+     d AS (DELETE FROM asset_state s USING a WHERE s.asset_id = a.id AND ${CLEARING} RETURNING ${LIVE} AS live)
      SELECT EXISTS (SELECT 1 FROM a) AS found, (SELECT count(*) FILTER (WHERE live) FROM d)::int AS deleted`,
     [value, callerTaskInstance(principal)],
     statement("clear", column),

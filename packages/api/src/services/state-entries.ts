@@ -27,6 +27,13 @@ export const NEXT_VERSION =
 /** SQL condition: the row `s` has not expired. Expired rows are invisible at once, before any cleanup. */
 export const LIVE = "(s.expires_at IS NULL OR s.expires_at > now())";
 
+/**
+ * SQL condition, always true, for a DELETE that clears a whole scope: evaluated once before any row goes,
+ * it tells the watch notify triggers (cairn_delete_cause) that the deletes it makes have the cause "clear".
+ * The setting is local to the statement's transaction.
+ */
+export const CLEARING = "(SELECT set_config('cairn.delete_cause', 'clear', true)) IS NOT NULL";
+
 export function toEntry(row: StateRow): StateEntry {
   return {
     key: row.key,

@@ -4,6 +4,7 @@ import type { Database, SqlRunner } from "@cairn/db";
 import { notFound, versionMismatch } from "../errors.ts";
 import { encodeValue } from "../values.ts";
 import {
+  CLEARING,
   decodeCursor,
   ENTRY_COLUMNS,
   isParentDeleted,
@@ -237,7 +238,7 @@ export async function clearResolvedNamespace(
   const rows = await sql.query<{ deleted: number }>(
     `WITH d AS (
        DELETE FROM task_state s
-       WHERE s.dag_run_id = $1::bigint AND s.task_id = $2 AND ($3::int IS NULL OR s.map_index = $3)
+       WHERE s.dag_run_id = $1::bigint AND s.task_id = $2 AND ($3::int IS NULL OR s.map_index = $3) AND ${CLEARING}
        RETURNING ${LIVE} AS live)
      SELECT count(*) FILTER (WHERE live)::int AS deleted FROM d`,
     [scope.dagRunId, scope.taskId, allMapIndices ? null : scope.mapIndex],

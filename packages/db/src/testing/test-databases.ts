@@ -78,6 +78,7 @@ export async function openTestDatabase(
           url: databaseUrl(context.pgbouncer!.url, name),
           poolSize: 10,
           transactionPooling: true,
+          listenUrl: databaseUrl(adminUrl, name),
         })
       : await openDatabase({ url: databaseUrl(adminUrl, name), poolSize: 10 });
   const close = db.close;

@@ -1,0 +1,199 @@
+// One per server process: listens on the channel the notify triggers write to, numbers what arrives,
+// keeps the latest changes for resuming streams, and hands each change to the streams it concerns. It
+// also keeps the interest rows of open streams alive and sweeps the expired ones.
+import { randomUUID } from "node:crypto";
+import type { Database, Unlisten } from "@cairn/db";
+import { type Change, parseChange } from "./events.ts";
+import { type Interest, registerInterest, renewInterest, sweepInterest } from "./interest.ts";
+
+export const CHANNEL = "cairn_state";
+
+export interface WatchHubOptions {
+  /** Changes kept for resuming streams, at most (count and bytes of payload). */
+  replayEvents?: number;
+  replayBytes?: number;
+  /** Changes a stream may have waiting for its client before it is ended (it resumes or resets). */
+  streamBacklog?: number;
+  /** How long a closed stream's interest lingers, so a reconnect can resume; also the renewal horizon. */
+  lingerSeconds?: number;
+  renewEveryMs?: number;
+  sweepEveryMs?: number;
+  /** How often a stream checks that it may go on (token, try, asset). */
+  validityCheckMs?: number;
+  onError?: (error: unknown, what: string) => void;
+}
+
+/** A change with its position in this listening session. */
+export interface Numbered {
+  seq: number;
+  change: Change;
+}
+
+/** What a stream registers with the hub: which changes it wants, and where to put them. */
+export interface Subscriber {
+  wants(change: Change): boolean;
+  push(numbered: Numbered): void;
+  /** The hub stops: the stream ends (its client reconnects elsewhere or later). */
+  end(reason: "shutdown" | "listener_lost"): void;
+}
+
+interface Retained extends Numbered {
+  bytes: number;
+}
+
+export class WatchHub {
+  readonly serverId = randomUUID();
+  readonly options: Required<Omit<WatchHubOptions, "onError">>;
+  /** Changes up to here have been handed out; a new listening session starts a new epoch. */
+  seq = 0;
+  epoch = randomUUID().slice(0, 8);
+  private readonly retained: Retained[] = [];
+  private retainedBytes = 0;
+  private readonly subscribers = new Set<Subscriber>();
+  /** Interest rows of open streams, renewed on a timer. */
+  private readonly openInterest = new Set<string>();
+  private unlisten: Unlisten | undefined;
+  private listening: Promise<void> | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private readonly onError: (error: unknown, what: string) => void;
+
+  constructor(
+    readonly db: Database,
+    options: WatchHubOptions = {},
+  ) {
+    this.options = {
+      replayEvents: options.replayEvents ?? 10_000,
+      replayBytes: options.replayBytes ?? 16 * 1024 * 1024,
+      streamBacklog: options.streamBacklog ?? 10_000,
+      lingerSeconds: options.lingerSeconds ?? 60,
+      renewEveryMs: options.renewEveryMs ?? 15_000,
+      sweepEveryMs: options.sweepEveryMs ?? 30_000,
+      validityCheckMs: options.validityCheckMs ?? 5_000,
+    };
+    this.onError = options.onError ?? (() => {});
+  }
+
+  /** Listens (once, lazily: a server nobody watches holds no extra connection) and starts the timers. */
+  ready(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("the server is shutting down"));
+    this.listening ??= this.listen().catch((error: unknown) => {
+      this.listening = undefined;
+      throw error;
+    });
+    return this.listening;
+  }
+
+  private async listen(): Promise<void> {
+    this.unlisten = await this.db.listen(
+      CHANNEL,
+      (payload) => this.receive(payload),
+      (error) => this.lost(error),
+    );
+    if (this.timers.length === 0) {
+      const renew = setInterval(() => {
+        renewInterest(this.db, [...this.openInterest], this.options.lingerSeconds).catch((error) =>
+          this.onError(error, "renewing watch interest"),
+        );
+      }, this.options.renewEveryMs);
+      const sweep = setInterval(() => {
+        sweepInterest(this.db).catch((error) => this.onError(error, "sweeping watch interest"));
+      }, this.options.sweepEveryMs);
+      renew.unref();
+      sweep.unref();
+      this.timers = [renew, sweep];
+    }
+  }
+
+  private receive(payload: string): void {
+    let change: Change;
+    try {
+      change = parseChange(payload);
+    } catch (error) {
+      this.onError(error, "parsing a change notification");
+      return;
+    }
+    const numbered = { seq: ++this.seq, change };
+    this.retain({ ...numbered, bytes: payload.length });
+    for (const subscriber of this.subscribers) {
+      if (subscriber.wants(change)) subscriber.push(numbered);
+    }
+  }
+
+  private retain(entry: Retained): void {
+    this.retained.push(entry);
+    this.retainedBytes += entry.bytes;
+    while (
+      this.retained.length > this.options.replayEvents ||
+      (this.retainedBytes > this.options.replayBytes && this.retained.length > 1)
+    ) {
+      this.retainedBytes -= this.retained.shift()?.bytes ?? 0;
+    }
+  }
+
+  /** Changes after `afterSeq` up to now, or undefined when some of them are no longer kept. */
+  replay(afterSeq: number): Numbered[] | undefined {
+    const first = this.retained[0]?.seq ?? this.seq + 1;
+    if (afterSeq + 1 < first || afterSeq > this.seq) return undefined;
+    return this.retained.filter((entry) => entry.seq > afterSeq);
+  }
+
+  /**
+   * Notifications may have been missed: every stream ends (its client reconnects and, the epoch having
+   * changed, gets a reset and a fresh snapshot), and the hub listens again on the next stream.
+   */
+  private lost(error: Error): void {
+    this.onError(error, "the LISTEN connection was lost");
+    this.listening = undefined;
+    this.unlisten = undefined;
+    this.epoch = randomUUID().slice(0, 8);
+    this.retained.length = 0;
+    this.retainedBytes = 0;
+    for (const subscriber of [...this.subscribers]) subscriber.end("listener_lost");
+    this.subscribers.clear();
+  }
+
+  subscribe(subscriber: Subscriber): () => void {
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  /** Registers a stream's interest (the barrier its snapshot needs); returns which replaced rows existed. */
+  async register(id: string, interest: Interest, replaces: string[] = []): Promise<Set<string>> {
+    const found = await registerInterest(
+      this.db,
+      this.serverId,
+      [{ id, interest }],
+      this.options.lingerSeconds,
+      replaces,
+    );
+    this.openInterest.add(id);
+    return found;
+  }
+
+  /** The stream closed: its interest lingers (for a resume) until it expires. */
+  release(id: string): void {
+    this.openInterest.delete(id);
+  }
+
+  get openStreams(): number {
+    return this.subscribers.size;
+  }
+
+  /** Shutdown: every stream ends after what it has queued; interest rows of this server go at once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const subscriber of [...this.subscribers]) subscriber.end("shutdown");
+    this.subscribers.clear();
+    const ids = [...this.openInterest];
+    this.openInterest.clear();
+    await this.unlisten?.().catch(() => {});
+    if (ids.length > 0) {
+      await this.db.sql
+        .query("DELETE FROM watch_interest WHERE id = ANY($1::uuid[])", [ids])
+        .catch((error) => this.onError(error, "removing watch interest at shutdown"));
+    }
+  }
+}

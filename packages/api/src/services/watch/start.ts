@@ -1,0 +1,36 @@
+// The watch procedures' work: check access now (a refusal is the stream's first and only event), then
+// hand back the stream.
+
+import type { Principal } from "../../auth/tokens.ts";
+import type { Context } from "../../context.ts";
+import type { AssetRef } from "../../schemas.ts";
+import { assetWatchScope, type KeyFilter, taskWatchScope } from "./scopes.ts";
+import { watchStream } from "./stream.ts";
+
+function hubOf(ctx: Context) {
+  // The server always makes one; only a context built without it (a test's createCaller) lacks it.
+  if (!ctx.watch)
+    throw new Error("watch streams need a WatchHub in the context (createContextInner({ watch }))");
+  return ctx.watch;
+}
+
+export async function watchTaskState(
+  ctx: Context,
+  input: KeyFilter & { taskInstanceId: string; lastEventId?: string | null | undefined },
+  signal: AbortSignal | undefined,
+) {
+  const hub = hubOf(ctx);
+  const scope = await taskWatchScope(ctx.db.sql, input.taskInstanceId, input, ctx.tokenValid);
+  return watchStream(hub, scope, input.lastEventId, signal);
+}
+
+export async function watchAssetState(
+  ctx: Context,
+  principal: Principal,
+  input: KeyFilter & { asset: AssetRef; lastEventId?: string | null | undefined },
+  signal: AbortSignal | undefined,
+) {
+  const hub = hubOf(ctx);
+  const scope = await assetWatchScope(ctx.db.sql, principal, input.asset, input, ctx.tokenValid);
+  return watchStream(hub, scope, input.lastEventId, signal);
+}

@@ -1,0 +1,185 @@
+// One watch stream (spec §6): subscribe to the hub, register interest (the barrier), then either replay
+// what changed since the client's last event or send a snapshot, then `synced`, then live changes.
+import { randomUUID } from "node:crypto";
+import type { TrackedEnvelope } from "@trpc/server";
+import { tracked } from "@trpc/server";
+import type { StateEntry } from "../state-entries.ts";
+import {
+  type AssetWriter,
+  type Change,
+  entryOf,
+  parseSnapshot,
+  type Snapshot,
+  visibleIn,
+  type WatchEvent,
+} from "./events.ts";
+import type { Numbered, WatchHub } from "./hub.ts";
+import type { Interest } from "./interest.ts";
+
+/** A snapshot row: an entry, and who wrote it (asset state). */
+export interface SnapshotItem {
+  entry: StateEntry;
+  writer?: AssetWriter;
+}
+
+/** One page of a snapshot, read in one statement, with that statement's pg_current_snapshot(). */
+export interface SnapshotPage {
+  items: SnapshotItem[];
+  snapshot: string;
+}
+
+/** What a watch stream needs to know about its scope (task state of one task, an asset's state). */
+export interface WatchScope {
+  interest: Interest;
+  /** The change is in this scope and passes the key / prefix filter. */
+  wants(change: Change): boolean;
+  /** Entries with keys after `afterKey` (null: from the start), in key order, at most `limit`. */
+  readPage(afterKey: string | null, limit: number): Promise<SnapshotPage>;
+  /** The key's entry now, for a change too large to travel in its notification; null when it is gone. */
+  readEntry(key: string): Promise<SnapshotItem | null>;
+  /** Whether the stream may go on (token not expired, try not superseded, asset still active). */
+  stillValid(): Promise<boolean>;
+}
+
+/** `<epoch>.<seq>.<interest id>`; a `.s` suffix marks an event of an unfinished snapshot. */
+interface EventId {
+  epoch: string;
+  seq: number;
+  interestId: string;
+  partial: boolean;
+}
+
+function formatId(id: EventId): string {
+  return `${id.epoch}.${id.seq}.${id.interestId}${id.partial ? ".s" : ""}`;
+}
+
+export function parseEventId(text: string | null | undefined): EventId | undefined {
+  const match = /^([0-9a-f]{8})\.(\d+)\.([0-9a-f-]{36})(\.s)?$/.exec(text ?? "");
+  if (!match) return undefined;
+  return { epoch: match[1]!, seq: Number(match[2]), interestId: match[3]!, partial: match[4] !== undefined };
+}
+
+const PAGE = 500;
+
+export async function* watchStream(
+  hub: WatchHub,
+  scope: WatchScope,
+  lastEventId: string | null | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<TrackedEnvelope<WatchEvent>, void, unknown> {
+  await hub.ready();
+  const queue: Numbered[] = [];
+  let ended: string | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const unsubscribe = hub.subscribe({
+    wants: (change) => scope.wants(change),
+    push: (numbered) => {
+      // A client that reads nothing is not buffered for without limit: it is ended, and resumes or resets.
+      if (queue.length >= hub.options.streamBacklog) ended ??= "backlog";
+      else queue.push(numbered);
+      notify();
+    },
+    end: (reason) => {
+      ended ??= reason;
+      notify();
+    },
+  });
+  const onAbort = () => {
+    ended ??= "aborted";
+    notify();
+  };
+  signal?.addEventListener("abort", onAbort);
+  const epoch = hub.epoch;
+  const startSeq = hub.seq;
+  const interestId = randomUUID();
+  const id = (seq: number, partial = false) => formatId({ epoch, seq, interestId, partial });
+  try {
+    const previous = parseEventId(lastEventId);
+    const replaced = await hub.register(interestId, scope.interest, previous ? [previous.interestId] : []);
+    const replay =
+      previous && !previous.partial && previous.epoch === epoch && replaced.has(previous.interestId)
+        ? hub.replay(previous.seq)
+        : undefined;
+
+    /** Per key range, the snapshot its page was read in (empty when resuming: nothing to compare). */
+    const pages: { upTo: string | null; snapshot: Snapshot }[] = [];
+    if (replay) {
+      for (const numbered of replay) {
+        if (numbered.seq > startSeq || !scope.wants(numbered.change)) continue;
+        const event = await eventOf(scope, numbered.change);
+        if (event) yield tracked(id(numbered.seq), event);
+      }
+    } else {
+      if (lastEventId) yield tracked(id(startSeq, true), { op: "reset" } satisfies WatchEvent);
+      let afterKey: string | null = null;
+      for (;;) {
+        const page = await scope.readPage(afterKey, PAGE);
+        const full = page.items.length === PAGE;
+        const last = page.items.at(-1)?.entry.key ?? null;
+        pages.push({ upTo: full ? last : null, snapshot: parseSnapshot(page.snapshot) });
+        for (const item of page.items) {
+          yield tracked(id(startSeq, true), {
+            op: "set",
+            key: item.entry.key,
+            entry: item.entry,
+            ...(item.writer ? { writer: item.writer } : {}),
+          } satisfies WatchEvent);
+        }
+        if (!full || ended) break;
+        afterKey = last;
+      }
+    }
+    if (ended) return;
+    yield tracked(id(startSeq), { op: "synced" } satisfies WatchEvent);
+
+    /** Whether the snapshot page that covered this key already holds the change. */
+    const inSnapshot = (change: Change) => {
+      const key = Buffer.from(change.key);
+      const page = pages.find((p) => p.upTo === null || Buffer.compare(key, Buffer.from(p.upTo)) <= 0);
+      return page !== undefined && visibleIn(page.snapshot, change.xid);
+    };
+    let nextCheck = Date.now() + hub.options.validityCheckMs;
+    for (;;) {
+      const numbered = queue.shift();
+      if (numbered) {
+        if (inSnapshot(numbered.change)) continue;
+        const event = await eventOf(scope, numbered.change);
+        if (event) yield tracked(id(numbered.seq), event);
+        continue;
+      }
+      if (ended) return;
+      if (Date.now() >= nextCheck) {
+        if (!(await scope.stillValid())) return;
+        nextCheck = Date.now() + hub.options.validityCheckMs;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, Math.max(0, nextCheck - Date.now())).unref();
+      });
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    unsubscribe();
+    hub.release(interestId);
+  }
+}
+
+async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | undefined> {
+  if (change.op === "delete") return { op: "delete", key: change.key, cause: change.cause ?? "delete" };
+  if (change.big) {
+    const item = await scope.readEntry(change.key);
+    // Gone again: its delete follows in the stream.
+    if (!item) return undefined;
+    return { op: "set", key: change.key, entry: item.entry, ...(item.writer ? { writer: item.writer } : {}) };
+  }
+  return {
+    op: "set",
+    key: change.key,
+    entry: entryOf(change),
+    ...(change.writer ? { writer: change.writer } : {}),
+  };
+}
