@@ -21,7 +21,7 @@ for (const [format, outExtension] of [
     outdir,
     format,
     outExtension,
-    compileIn: ["@trpc/client", "@trpc/server"],
+    compileIn: ["@trpc/client", "@trpc/server", "eventsource", "eventsource-parser"],
     sourcemap: false,
   });
 }

@@ -6,6 +6,16 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { NotFoundError } from "./errors.ts";
 import { type Duration, expiryFromRetention } from "./retention.ts";
 import { stepRunner } from "./step.ts";
+import {
+  type Subscribe,
+  type WaitForOptions,
+  type WatchChange,
+  type WatchedEntry,
+  type WatchOptions,
+  type WatchTarget,
+  waitForEntry,
+  watchChanges,
+} from "./watch.ts";
 import { resolveTaskInstanceId } from "./token.ts";
 import {
   type BackoffOptions,
@@ -101,6 +111,18 @@ export interface StateClient {
   delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /** Every entry, page by page, in key order. */
   list<T = unknown>(options?: ListOptions): AsyncIterable<StateEntry<T>>;
+  /**
+   * Live changes of one key, of the keys under a prefix (`{ prefix }`), or of every key: the current
+   * entries first, then `synced`, then each change as it commits. Reconnects and resumes by itself;
+   * ends when `signal` aborts; throws when the server refuses (a newer try, an expired token).
+   */
+  watch<T = unknown>(target?: WatchTarget, options?: WatchOptions): AsyncIterable<WatchChange<T>>;
+  /** The first entry of `key` for which `until` is true, the current one included (a watch underneath). */
+  waitFor<T = unknown>(
+    key: string,
+    until: (entry: WatchedEntry<T>) => boolean,
+    options?: WaitForOptions,
+  ): Promise<WatchedEntry<T>>;
 }
 
 export interface TaskStateClient extends StateClient {
@@ -166,9 +188,11 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
       delete: (input, signal) => task.delete.mutate({ taskInstanceId, ...input }, { signal }),
       clear: (input, signal) => task.clear.mutate({ taskInstanceId, ...input }, { signal }),
       list: (input, signal) => task.list.query({ taskInstanceId, ...input }, { signal }),
+      watch: (filter, handlers) => task.watch.subscribe({ taskInstanceId, ...filter }, handlers),
     },
     "taskState",
     run,
+    policy,
   );
 
   return {
@@ -187,9 +211,11 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
             delete: (input, signal) => assets.delete.mutate({ asset: ref, ...input }, { signal }),
             clear: (_input, signal) => assets.clear.mutate({ asset: ref }, { signal }),
             list: (input, signal) => assets.list.query({ asset: ref, ...input }, { signal }),
+            watch: (filter, handlers) => assets.watch.subscribe({ asset: ref, ...filter }, handlers),
           },
           "assetState",
           run,
+          policy,
         ),
       };
     },
@@ -212,6 +238,7 @@ interface Procedures {
     input: { prefix?: string; limit?: number; cursor?: string | null },
     signal: AbortSignal,
   ): Promise<{ items: WireEntry[]; nextCursor: string | null }>;
+  watch: Subscribe;
 }
 
 type Runner = <T>(
@@ -221,7 +248,14 @@ type Runner = <T>(
   attempt: (signal: AbortSignal) => Promise<T>,
 ) => Promise<T>;
 
-function stateClient(procedures: Procedures, namespace: string, run: Runner): TaskStateClient {
+function stateClient(
+  procedures: Procedures,
+  namespace: string,
+  run: Runner,
+  policy: CallPolicy,
+): TaskStateClient {
+  const watch = <T>(target?: WatchTarget, options?: WatchOptions) =>
+    watchChanges<T>(`${namespace}.watch`, procedures.watch, target, policy.backoff, options);
   const entry = async <T>(key: string, options?: CallOptions): Promise<StateEntry<T> | null> => {
     try {
       return (await run(`${namespace}.get`, true, options, (signal) =>
@@ -277,6 +311,9 @@ function stateClient(procedures: Procedures, namespace: string, run: Runner): Ta
       );
       return result.deleted;
     },
+    watch,
+    waitFor: <T>(key: string, until: (entry: WatchedEntry<T>) => boolean, options?: WaitForOptions) =>
+      waitForEntry<T>(watch, key, until, options),
     list<T>(options: ListOptions = {}): AsyncIterable<StateEntry<T>> {
       const { prefix, pageSize } = options;
       return {

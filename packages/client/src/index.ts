@@ -34,6 +34,14 @@ export {
 export { type Duration, durationMs } from "./retention.ts";
 export { StepResultError, stepKey } from "./step.ts";
 export { readTokenClaims, type TokenClaims } from "./token.ts";
+export type {
+  WaitForOptions,
+  WatchChange,
+  WatchedEntry,
+  WatchOptions,
+  WatchTarget,
+  WatchWriter,
+} from "./watch.ts";
 export {
   type BackoffOptions,
   type CairnTRPCClient,

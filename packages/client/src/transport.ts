@@ -1,7 +1,15 @@
 // HTTP transport: the typed tRPC client (batching, plain JSON), and the call runner that adds a deadline
 // and retries with backoff to each verb.
 import type { AppRouter } from "@cairn/api";
-import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from "@trpc/client";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCClient,
+} from "@trpc/client";
+import { EventSource } from "eventsource";
 import {
   CairnError,
   HttpStatusError,
@@ -55,12 +63,26 @@ export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClien
   };
   const maxItems = options.maxBatchItems ?? 50;
   const alone = (options.maxBatchBytes ?? 512 * 1024) / maxItems;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
-        condition: (op) => op.type === "mutation" && Buffer.byteLength(JSON.stringify(op.input)) > alone,
-        true: httpLink(http),
-        false: httpBatchLink({ ...http, maxURLLength: options.maxURLLength ?? 8000, maxItems }),
+        condition: (op) => op.type === "subscription",
+        // Watch streams (SSE). The EventSource of the `eventsource` package sends the token as a header
+        // (a browser's own EventSource cannot), in Node and in browsers alike.
+        true: httpSubscriptionLink({
+          url: http.url,
+          EventSource,
+          eventSourceOptions: {
+            fetch: (input, init) =>
+              fetchImpl(String(input), { ...init, headers: { ...init?.headers, ...http.headers } }),
+          },
+        }),
+        false: splitLink({
+          condition: (op) => op.type === "mutation" && Buffer.byteLength(JSON.stringify(op.input)) > alone,
+          true: httpLink(http),
+          false: httpBatchLink({ ...http, maxURLLength: options.maxURLLength ?? 8000, maxItems }),
+        }),
       }),
     ],
   });
