@@ -1070,6 +1070,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/trpc/admin.watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch an asset's state or a dag run's task state; events say where (Server-Sent Events)
+         * @description A subscription: `GET` with the input as the URL-encoded JSON `input` parameter; the answer is `text/event-stream` (HTTP 200), kept open.
+         *
+         *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.
+         *
+         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):
+         *     - `BAD_REQUEST`: `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED`: `invalid_token`, `token_expired`
+         *     - `FORBIDDEN`: `insufficient_scope`
+         *     - `NOT_FOUND`: `asset_not_found`, `dag_run_not_found`
+         *     - `INTERNAL_SERVER_ERROR`: without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE`: `database_unavailable`
+         */
+        get: operations["admin.watch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1201,10 +1233,12 @@ export interface components {
             key: string;
             entry: components["schemas"]["StateEntry"];
             writer?: components["schemas"]["Writer"];
+            where?: components["schemas"]["WatchWhere"];
         } | {
             /** @constant */
             op: "delete";
             key: string;
+            where?: components["schemas"]["WatchWhere"];
             /**
              * @description delete: deleted; clear: its scope was cleared; expired: it had expired (cleanup).
              * @enum {string}
@@ -1231,6 +1265,18 @@ export interface components {
             runId: string | null;
             taskId: string | null;
             mapIndex: number | null;
+        };
+        /** @description Where the change happened (admin.watch only). */
+        WatchWhere: {
+            dagId: string;
+            runId: string;
+            taskId: string;
+            mapIndex: number;
+        } | {
+            asset: {
+                name: string;
+                uri: string;
+            };
         };
         TaskStateWatchOutput: components["schemas"]["WatchEvent"];
         /** @description An asset, by its name or by its uri (exactly one of them). */
@@ -1515,6 +1561,16 @@ export interface components {
                 expiresAt: string;
             }[];
         };
+        AdminWatchInput: {
+            dagId?: string;
+            runId?: string;
+            asset?: components["schemas"]["AssetRef"];
+            /** @description Only keys that start with this. */
+            prefix?: string;
+            /** @description The id of the last event received; the stream resumes after it (or resets when it cannot). */
+            lastEventId?: string | null;
+        };
+        AdminWatchOutput: components["schemas"]["TaskStateWatchOutput"];
     };
     responses: {
         /** @description `BAD_REQUEST`: `invalid_value`. Without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong */
@@ -3526,6 +3582,33 @@ export interface operations {
             403: components["responses"]["Forbidden.insufficient_scope"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "admin.watch": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: {
+                /** @description The id of the last event received (an EventSource sends it when it reconnects). */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: each event's `data:` is a WatchEvent (`x-cairn-event`), its `id:` what to resume from; a refusal is one `serialized-error` event. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
         };
     };
 }

@@ -267,6 +267,10 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
     await admin("admin.taskInstances.setState", { taskInstanceId: missing, state: "running" });
     await admin("admin.taskInstances.clear", { taskInstanceId: task });
     await admin("admin.taskInstances.clear", { taskInstanceId: missing });
+    await admin("admin.watch", { dagId: where.dagId, runId: where.runId });
+    await admin("admin.watch", { asset: { uri: asset.uri }, prefix: "k" });
+    await admin("admin.watch", { ...on(unknownAsset) });
+    await admin("admin.watch", { dagId: where.dagId, runId: unique("gone") });
     await admin("admin.cleanup.preview", {});
     await admin("admin.cleanup.run", {});
     await admin("admin.assets.delete", { name: inactive.name });

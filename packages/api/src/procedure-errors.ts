@@ -51,6 +51,7 @@ export const PROCEDURE_REASONS = {
   "admin.tokens.issue": [...TASK_INSTANCE],
   "admin.cleanup.run": [],
   "admin.cleanup.preview": [],
+  "admin.watch": ["asset_not_found", "dag_run_not_found"],
 } as const satisfies Record<ProcedurePath, readonly DomainErrorReason[]>;
 
 /**

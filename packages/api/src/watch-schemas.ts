@@ -1,7 +1,7 @@
 // Inputs of the watch procedures (spec §6). `lastEventId` is filled in by tRPC from the Last-Event-ID
 // header of a reconnecting EventSource.
 import { z } from "zod";
-import { ZAssetRef, ZKey, ZPrefix, ZTaskInstanceId } from "./schemas.ts";
+import { ZAssetRef, ZDagId, ZKey, ZPrefix, ZRunId, ZTaskInstanceId } from "./schemas.ts";
 
 const ZLastEventId = z.string().max(200).nullish().meta({
   description: "The id of the last event received; the stream resumes after it (or resets when it cannot).",
@@ -28,3 +28,25 @@ export const ZAssetStateWatchInput = z
     lastEventId: ZLastEventId,
   })
   .refine(exclusiveKeyAndPrefix, EXCLUSIVE);
+
+/**
+ * admin.watch: one asset's state, or the task state of one dag run. (The contract's wider scopes, a whole
+ * dag or everything, are not served yet.)
+ */
+export const ZAdminWatchInput = z
+  .strictObject({
+    dagId: ZDagId.optional(),
+    runId: ZRunId.optional(),
+    asset: ZAssetRef.optional(),
+    prefix: ZPrefix.optional(),
+    lastEventId: ZLastEventId,
+  })
+  .refine(
+    (input) => (input.asset === undefined) !== (input.dagId === undefined && input.runId === undefined),
+    {
+      message: "give asset, or dagId and runId (one scope)",
+    },
+  )
+  .refine((input) => (input.dagId === undefined) === (input.runId === undefined), {
+    message: "dagId and runId go together (watching a whole dag or everything is not served yet)",
+  });

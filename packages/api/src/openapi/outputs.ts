@@ -54,13 +54,27 @@ const ZWriter = z
 
 const ZPlaneCounts = z.strictObject({ task: ZCount, asset: ZCount });
 
+const ZWhere = z
+  .union([
+    z.strictObject({ dagId: z.string(), runId: z.string(), taskId: z.string(), mapIndex: z.number().int() }),
+    z.strictObject({ asset: z.strictObject({ name: z.string(), uri: z.string() }) }),
+  ])
+  .meta({ id: "WatchWhere", description: "Where the change happened (admin.watch only)." });
+
 /** One event of a watch stream (the `data:` of an SSE message). */
 const ZWatchEvent = z
   .discriminatedUnion("op", [
-    z.strictObject({ op: z.literal("set"), key: z.string(), entry: ZStateEntry, writer: ZWriter.optional() }),
+    z.strictObject({
+      op: z.literal("set"),
+      key: z.string(),
+      entry: ZStateEntry,
+      writer: ZWriter.optional(),
+      where: ZWhere.optional(),
+    }),
     z.strictObject({
       op: z.literal("delete"),
       key: z.string(),
+      where: ZWhere.optional(),
       cause: z.enum(["delete", "clear", "expired"]).meta({
         description: "delete: deleted; clear: its scope was cleared; expired: it had expired (cleanup).",
       }),
@@ -125,6 +139,7 @@ export const PROCEDURE_OUTPUTS = {
     ...ZPlaneCounts.shape,
     done: z.boolean().meta({ description: "false when maxBatches stopped it before the end." }),
   }),
+  "admin.watch": ZWatchEvent,
   "admin.cleanup.preview": z.strictObject({
     total: ZPlaneCounts,
     items: z.array(

@@ -36,7 +36,9 @@ import {
   setTaskState,
 } from "../services/task-state.ts";
 import { issueExecutionToken } from "../services/tokens.ts";
+import { watchAsAdmin } from "../services/watch/start.ts";
 import { adminProcedure, router } from "../trpc.ts";
+import { ZAdminWatchInput } from "../watch-schemas.ts";
 
 export const adminRouter = router({
   taskInstances: router({
@@ -111,4 +113,8 @@ export const adminRouter = router({
       .input(ZCleanupPreviewInput)
       .query(({ ctx, input }) => previewExpired(ctx.db.sql, input.limit)),
   }),
+  /** Live changes of an asset's state or of a dag run's task state; each event says where it happened. */
+  watch: adminProcedure
+    .input(ZAdminWatchInput)
+    .subscription(({ ctx, input, signal }) => watchAsAdmin(ctx, input, signal)),
 });

@@ -275,6 +275,71 @@ describeEachDatabase("watch", (getDb) => {
     });
   });
 
+  describe("admin.watch", () => {
+    it("a dag run's task state, every task and map index, each event saying where", async () => {
+      const a = await f.newTask();
+      const b = await f.newTask({ dagId: a.dagId, runId: a.runId, taskId: "mapped", mapIndex: 2 });
+      await asTask(a.id).taskState.set({ taskInstanceId: a.id, key: "k", value: "a" });
+      const w = await open("admin", (c) => c.admin.watch({ dagId: a.dagId, runId: a.runId }));
+      await w.until(synced);
+      await asTask(b.id).taskState.set({ taskInstanceId: b.id, key: "k", value: "b" });
+      await asTask(b.id).taskState.clear({ taskInstanceId: b.id });
+      await w.until((e) => e.op === "delete");
+      expect(w.ops()).toEqual([
+        {
+          op: "set",
+          key: "k",
+          entry: expect.objectContaining({ value: "a" }),
+          where: { dagId: a.dagId, runId: a.runId, taskId: a.taskId, mapIndex: -1 },
+        },
+        { op: "synced" },
+        {
+          op: "set",
+          key: "k",
+          entry: expect.objectContaining({ value: "b" }),
+          where: { dagId: a.dagId, runId: a.runId, taskId: "mapped", mapIndex: 2 },
+        },
+        {
+          op: "delete",
+          key: "k",
+          cause: "clear",
+          where: { dagId: a.dagId, runId: a.runId, taskId: "mapped", mapIndex: 2 },
+        },
+      ]);
+      await w.close();
+    });
+
+    it("an asset's state; refusals: an execution token, an unknown run, two scopes, none", async () => {
+      const asset = await f.newAsset();
+      const t = await f.newTask({ outlets: [{ name: asset.name }] });
+      const w = await open("admin", (c) => c.admin.watch({ asset: { name: asset.name } }));
+      await w.until(synced);
+      await as({ scope: "admin", sub: "ops" }).admin.assetState.set({
+        asset: { uri: asset.uri },
+        key: "m",
+        value: 1,
+      });
+      expect(await w.until((e) => e.op === "set")).toMatchObject({
+        where: { asset: { name: asset.name, uri: asset.uri } },
+        writer: { kind: "admin" },
+      });
+      await w.close();
+      expect(await failure(asTask(t.id).admin.watch({ asset: { name: asset.name } }))).toMatchObject({
+        code: "FORBIDDEN",
+        reason: "insufficient_scope",
+      });
+      const admin = as({ scope: "admin", sub: "ops" });
+      expect(await failure(admin.admin.watch({ dagId: t.dagId, runId: "nope" }))).toMatchObject({
+        code: "NOT_FOUND",
+        reason: "dag_run_not_found",
+      });
+      expect(
+        await failure(admin.admin.watch({ dagId: t.dagId, runId: t.runId, asset: { name: asset.name } })),
+      ).toMatchObject({ code: "BAD_REQUEST" });
+      expect(await failure(admin.admin.watch({}))).toMatchObject({ code: "BAD_REQUEST" });
+    });
+  });
+
   describe("assetState.watch", () => {
     it("streams an asset's changes with their writer; an undeclared asset is refused", async () => {
       const asset = await f.newAsset();

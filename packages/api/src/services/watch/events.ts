@@ -13,10 +13,15 @@ export interface AssetWriter {
   mapIndex: number | null;
 }
 
-/** What a stream sends; `writer` on asset state only. */
+/** Where a change happened, on admin.watch streams (which can span many task namespaces). */
+export type WatchWhere =
+  | { dagId: string; runId: string; taskId: string; mapIndex: number }
+  | { asset: { name: string; uri: string } };
+
+/** What a stream sends; `writer` on asset state only, `where` on admin.watch only. */
 export type WatchEvent =
-  | { op: "set"; key: string; entry: StateEntry; writer?: AssetWriter }
-  | { op: "delete"; key: string; cause: DeleteCause }
+  | { op: "set"; key: string; entry: StateEntry; writer?: AssetWriter; where?: WatchWhere }
+  | { op: "delete"; key: string; cause: DeleteCause; where?: WatchWhere }
   | { op: "synced" }
   | { op: "reset" };
 

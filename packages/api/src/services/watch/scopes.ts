@@ -3,11 +3,13 @@
 // pg_current_snapshot(), in byte order of the keys (COLLATE "C", compared the same way in stream.ts).
 import type { SqlRunner } from "@cairn/db";
 import type { Principal } from "../../auth/tokens.ts";
+import { notFound } from "../../errors.ts";
 import type { AssetRef } from "../../schemas.ts";
 import { usableAssetId } from "../asset-state.ts";
 import { LIVE, type StateRow, toEntry } from "../state-entries.ts";
 import { resolveTaskInstance } from "../task-instance-scope.ts";
-import type { AssetWriter, Change } from "./events.ts";
+import { describeRef } from "../task-instances.ts";
+import type { AssetWriter, Change, WatchWhere } from "./events.ts";
 import type { SnapshotItem, SnapshotPage, WatchScope } from "./stream.ts";
 
 /** Exactly one of them, or neither (every key of the scope). */
@@ -35,7 +37,12 @@ SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
   SELECT ${columns} FROM ${from} WHERE ${where} ORDER BY s.key COLLATE "C" LIMIT $${limitParam}) p ON true`;
 }
 
-type PageRow = Partial<StateRow> & { snapshot: string } & Partial<WriterRow>;
+type PageRow = Partial<StateRow> & {
+  snapshot: string;
+  sort_key?: string;
+  task_id?: string;
+  map_index?: number;
+} & Partial<WriterRow>;
 
 interface WriterRow {
   writer_kind: "task" | "admin";
@@ -45,14 +52,23 @@ interface WriterRow {
   writer_map_index: number | null;
 }
 
-function toPage(rows: PageRow[], withWriter: boolean): SnapshotPage {
+function toPage(rows: PageRow[], withWriter: boolean, where?: (row: PageRow) => WatchWhere): SnapshotPage {
   const items: SnapshotItem[] = [];
   for (const row of rows) {
     if (row.key == null) continue;
     const entry = toEntry(row as StateRow);
-    items.push(withWriter ? { entry, writer: writerOf(row as WriterRow) } : { entry });
+    items.push({
+      entry,
+      ...(withWriter ? { writer: writerOf(row as WriterRow) } : {}),
+      ...(where ? { where: where(row) } : {}),
+    });
   }
-  return { items, snapshot: rows[0]?.snapshot ?? "0:0:" };
+  const last = rows.at(-1);
+  return {
+    items,
+    snapshot: rows[0]?.snapshot ?? "0:0:",
+    lastSortKey: last?.key == null ? null : (last.sort_key ?? last.key),
+  };
 }
 
 function writerOf(row: WriterRow): AssetWriter {
@@ -77,7 +93,19 @@ export async function taskWatchScope(
 ): Promise<WatchScope> {
   const ns = await resolveTaskInstance(sql, taskInstanceId);
   const where = `s.dag_run_id = $1::bigint AND s.task_id = $2 AND s.map_index = $3 AND ${LIVE} AND ${keyConditions("4", "5", "6")}`;
-  const base = [ns.dagRunId, ns.taskId, ns.mapIndex];
+  const read = async (key: string | null, prefix: string | null, after: string | null, limit: number) =>
+    toPage(
+      await sql.query<PageRow>(pageSql("task_state s", ENTRY, where, 7), [
+        ns.dagRunId,
+        ns.taskId,
+        ns.mapIndex,
+        key,
+        prefix,
+        after,
+        limit,
+      ]),
+      false,
+    );
   return {
     interest: { plane: "task", dagRunId: ns.dagRunId, taskId: ns.taskId, mapIndex: ns.mapIndex },
     wants: (change) =>
@@ -86,28 +114,47 @@ export async function taskWatchScope(
       change.taskId === ns.taskId &&
       change.mapIndex === ns.mapIndex &&
       passes(filter, change.key),
-    readPage: async (afterKey, limit) =>
-      toPage(
-        await sql.query<PageRow>(pageSql("task_state s", ENTRY, where, 7), [
-          ...base,
-          filter.key ?? null,
-          filter.prefix ?? null,
-          afterKey,
-          limit,
-        ]),
-        false,
-      ),
-    readEntry: async (key) =>
-      toPage(
-        await sql.query<PageRow>(pageSql("task_state s", ENTRY, where, 7), [...base, key, null, null, 1]),
-        false,
-      ).items[0] ?? null,
+    sortKey: (change) => change.key,
+    readPage: (after, limit) => read(filter.key ?? null, filter.prefix ?? null, after, limit),
+    readEntry: async (change) => (await read(change.key, null, null, 1)).items[0] ?? null,
     stillValid: async () =>
       tokenValid() &&
       resolveTaskInstance(sql, taskInstanceId).then(
         () => true,
         () => false,
       ),
+  };
+}
+
+/** The state of one asset (by id), its snapshot in pages; for assetState.watch and admin.watch. */
+function assetScope(
+  sql: SqlRunner,
+  assetId: string,
+  filter: KeyFilter,
+  where?: WatchWhere,
+): Omit<WatchScope, "stillValid"> {
+  const conditions = `s.asset_id = $1::bigint AND ${LIVE} AND ${keyConditions("2", "3", "4")}`;
+  const columns = `${ENTRY}, ${WRITER}`;
+  const read = async (key: string | null, prefix: string | null, after: string | null, limit: number) =>
+    toPage(
+      await sql.query<PageRow>(pageSql("asset_state s", columns, conditions, 5), [
+        assetId,
+        key,
+        prefix,
+        after,
+        limit,
+      ]),
+      true,
+      where && (() => where),
+    );
+  return {
+    interest: { plane: "asset", assetId },
+    wants: (change: Change) =>
+      change.plane === "asset" && change.assetId === assetId && passes(filter, change.key),
+    sortKey: (change) => change.key,
+    readPage: (after, limit) => read(filter.key ?? null, filter.prefix ?? null, after, limit),
+    readEntry: async (change) => (await read(change.key, null, null, 1)).items[0] ?? null,
+    ...(where ? { whereOf: () => where } : {}),
   };
 }
 
@@ -120,33 +167,100 @@ export async function assetWatchScope(
   tokenValid: () => boolean,
 ): Promise<WatchScope> {
   const assetId = await usableAssetId(sql, principal, ref);
-  const where = `s.asset_id = $1::bigint AND ${LIVE} AND ${keyConditions("2", "3", "4")}`;
-  const columns = `${ENTRY}, ${WRITER}`;
   return {
-    interest: { plane: "asset", assetId },
-    wants: (change: Change) =>
-      change.plane === "asset" && change.assetId === assetId && passes(filter, change.key),
-    readPage: async (afterKey, limit) =>
-      toPage(
-        await sql.query<PageRow>(pageSql("asset_state s", columns, where, 5), [
-          assetId,
-          filter.key ?? null,
-          filter.prefix ?? null,
-          afterKey,
-          limit,
-        ]),
-        true,
-      ),
-    readEntry: async (key) =>
-      toPage(
-        await sql.query<PageRow>(pageSql("asset_state s", columns, where, 5), [assetId, key, null, null, 1]),
-        true,
-      ).items[0] ?? null,
+    ...assetScope(sql, assetId, filter),
     stillValid: async () =>
       tokenValid() &&
       usableAssetId(sql, principal, ref).then(
         (id) => id === assetId,
         () => false,
       ),
+  };
+}
+
+/** admin.watch of an asset (active or not): its events say where they happened. */
+export async function adminAssetWatchScope(
+  sql: SqlRunner,
+  ref: AssetRef,
+  prefix: string | undefined,
+  tokenValid: () => boolean,
+): Promise<WatchScope> {
+  const column = "name" in ref ? "name" : "uri";
+  const found = async () =>
+    (
+      await sql.query<{ id: string; name: string; uri: string }>(
+        `SELECT id::text, name, uri FROM asset WHERE ${column} = $1`,
+        ["name" in ref ? ref.name : ref.uri],
+      )
+    )[0];
+  const asset = await found();
+  if (!asset) throw notFound("asset_not_found", `asset ${describeRef(ref)} does not exist`);
+  return {
+    ...assetScope(sql, asset.id, { prefix }, { asset: { name: asset.name, uri: asset.uri } }),
+    stillValid: async () => tokenValid() && (await found())?.id === asset.id,
+  };
+}
+
+/**
+ * admin.watch of a dag run: the task state of all its tasks. Pages go by task, map index and key; the
+ * map index is written as a fixed-width text so that the order of the strings is that of the numbers.
+ */
+export async function runWatchScope(
+  sql: SqlRunner,
+  dagId: string,
+  runId: string,
+  prefix: string | undefined,
+  tokenValid: () => boolean,
+): Promise<WatchScope> {
+  const found = async () =>
+    (
+      await sql.query<{ id: string }>("SELECT id::text FROM dag_run WHERE dag_id = $1 AND run_id = $2", [
+        dagId,
+        runId,
+      ])
+    )[0];
+  const run = await found();
+  if (!run) throw notFound("dag_run_not_found", `dag run ${dagId}/${runId} does not exist`);
+  const sortSql = `s.task_id || chr(1) || lpad((s.map_index::bigint + 2147483648)::text, 10, '0') || chr(1) || s.key`;
+  const sortKey = (taskId: string, mapIndex: number, key: string) =>
+    `${taskId}\u0001${String(mapIndex + 2147483648).padStart(10, "0")}\u0001${key}`;
+  const read = async (
+    task: { taskId: string; mapIndex: number; key: string } | null,
+    after: string | null,
+    limit: number,
+  ) =>
+    toPage(
+      await sql.query<PageRow>(
+        `WITH snap AS (SELECT pg_current_snapshot()::text AS snapshot)
+SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
+  SELECT ${ENTRY}, s.task_id, s.map_index, ${sortSql} AS sort_key FROM task_state s
+  WHERE s.dag_run_id = $1::bigint AND ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))
+    AND ($3::text IS NULL OR (${sortSql}) COLLATE "C" > $3)
+    AND ($5::text IS NULL OR (s.task_id = $5 AND s.map_index = $6 AND s.key = $7))
+  ORDER BY (${sortSql}) COLLATE "C" LIMIT $4) p ON true`,
+        [
+          run.id,
+          prefix ?? null,
+          after,
+          limit,
+          task?.taskId ?? null,
+          task?.mapIndex ?? null,
+          task?.key ?? null,
+        ],
+      ),
+      false,
+      (row) => ({ dagId, runId, taskId: row.task_id!, mapIndex: row.map_index! }),
+    );
+  return {
+    interest: { plane: "task", dagRunId: run.id },
+    wants: (change) =>
+      change.plane === "task" && change.dagRunId === run.id && passes({ prefix }, change.key),
+    sortKey: (change) => sortKey(change.taskId!, change.mapIndex!, change.key),
+    readPage: (after, limit) => read(null, after, limit),
+    readEntry: async (change) =>
+      (await read({ taskId: change.taskId!, mapIndex: change.mapIndex!, key: change.key }, null, 1))
+        .items[0] ?? null,
+    whereOf: (change) => ({ dagId, runId, taskId: change.taskId!, mapIndex: change.mapIndex! }),
+    stillValid: async () => tokenValid() && (await found())?.id === run.id,
   };
 }

@@ -4,7 +4,13 @@
 import type { Principal } from "../../auth/tokens.ts";
 import type { Context } from "../../context.ts";
 import type { AssetRef } from "../../schemas.ts";
-import { assetWatchScope, type KeyFilter, taskWatchScope } from "./scopes.ts";
+import {
+  adminAssetWatchScope,
+  assetWatchScope,
+  type KeyFilter,
+  runWatchScope,
+  taskWatchScope,
+} from "./scopes.ts";
 import { watchStream } from "./stream.ts";
 
 function hubOf(ctx: Context) {
@@ -32,5 +38,23 @@ export async function watchAssetState(
 ) {
   const hub = hubOf(ctx);
   const scope = await assetWatchScope(ctx.db.sql, principal, input.asset, input, ctx.tokenValid);
+  return watchStream(hub, scope, input.lastEventId, signal);
+}
+
+export async function watchAsAdmin(
+  ctx: Context,
+  input: {
+    dagId?: string | undefined;
+    runId?: string | undefined;
+    asset?: AssetRef | undefined;
+    prefix?: string | undefined;
+    lastEventId?: string | null | undefined;
+  },
+  signal: AbortSignal | undefined,
+) {
+  const hub = hubOf(ctx);
+  const scope = input.asset
+    ? await adminAssetWatchScope(ctx.db.sql, input.asset, input.prefix, ctx.tokenValid)
+    : await runWatchScope(ctx.db.sql, input.dagId!, input.runId!, input.prefix, ctx.tokenValid);
   return watchStream(hub, scope, input.lastEventId, signal);
 }

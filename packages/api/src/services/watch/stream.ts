@@ -12,20 +12,27 @@ import {
   type Snapshot,
   visibleIn,
   type WatchEvent,
+  type WatchWhere,
 } from "./events.ts";
 import type { Numbered, WatchHub } from "./hub.ts";
 import type { Interest } from "./interest.ts";
 
-/** A snapshot row: an entry, and who wrote it (asset state). */
+/** A snapshot row: an entry, who wrote it (asset state), where it lives (admin.watch). */
 export interface SnapshotItem {
   entry: StateEntry;
   writer?: AssetWriter;
+  where?: WatchWhere;
 }
 
-/** One page of a snapshot, read in one statement, with that statement's pg_current_snapshot(). */
+/**
+ * One page of a snapshot, read in one statement, with that statement's pg_current_snapshot(). Pages come
+ * in the byte order of the scope's sort key (the key, or task/map index/key across a dag run).
+ */
 export interface SnapshotPage {
   items: SnapshotItem[];
   snapshot: string;
+  /** The sort key of the page's last row (where the next page starts); null when it is empty. */
+  lastSortKey: string | null;
 }
 
 /** What a watch stream needs to know about its scope (task state of one task, an asset's state). */
@@ -33,10 +40,14 @@ export interface WatchScope {
   interest: Interest;
   /** The change is in this scope and passes the key / prefix filter. */
   wants(change: Change): boolean;
-  /** Entries with keys after `afterKey` (null: from the start), in key order, at most `limit`. */
-  readPage(afterKey: string | null, limit: number): Promise<SnapshotPage>;
-  /** The key's entry now, for a change too large to travel in its notification; null when it is gone. */
-  readEntry(key: string): Promise<SnapshotItem | null>;
+  /** Where a change's row sorts in the snapshot's pages (as lastSortKey does). */
+  sortKey(change: Change): string;
+  /** Entries after `afterSortKey` (null: from the start), in sort key order, at most `limit`. */
+  readPage(afterSortKey: string | null, limit: number): Promise<SnapshotPage>;
+  /** The changed row's entry now, for a change too large to travel in its notification; null when gone. */
+  readEntry(change: Change): Promise<SnapshotItem | null>;
+  /** Where the change happened, for streams that span scopes (admin.watch). */
+  whereOf?(change: Change): WatchWhere;
   /** Whether the stream may go on (token not expired, try not superseded, asset still active). */
   stillValid(): Promise<boolean>;
 }
@@ -115,22 +126,14 @@ export async function* watchStream(
       }
     } else {
       if (lastEventId) yield tracked(id(startSeq, true), { op: "reset" } satisfies WatchEvent);
-      let afterKey: string | null = null;
+      let after: string | null = null;
       for (;;) {
-        const page = await scope.readPage(afterKey, PAGE);
+        const page = await scope.readPage(after, PAGE);
         const full = page.items.length === PAGE;
-        const last = page.items.at(-1)?.entry.key ?? null;
-        pages.push({ upTo: full ? last : null, snapshot: parseSnapshot(page.snapshot) });
-        for (const item of page.items) {
-          yield tracked(id(startSeq, true), {
-            op: "set",
-            key: item.entry.key,
-            entry: item.entry,
-            ...(item.writer ? { writer: item.writer } : {}),
-          } satisfies WatchEvent);
-        }
+        pages.push({ upTo: full ? page.lastSortKey : null, snapshot: parseSnapshot(page.snapshot) });
+        for (const item of page.items) yield tracked(id(startSeq, true), setEvent(item));
         if (!full || ended) break;
-        afterKey = last;
+        after = page.lastSortKey;
       }
     }
     if (ended) return;
@@ -138,7 +141,7 @@ export async function* watchStream(
 
     /** Whether the snapshot page that covered this key already holds the change. */
     const inSnapshot = (change: Change) => {
-      const key = Buffer.from(change.key);
+      const key = Buffer.from(scope.sortKey(change));
       const page = pages.find((p) => p.upTo === null || Buffer.compare(key, Buffer.from(p.upTo)) <= 0);
       return page !== undefined && visibleIn(page.snapshot, change.xid);
     };
@@ -168,18 +171,29 @@ export async function* watchStream(
   }
 }
 
-async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | undefined> {
-  if (change.op === "delete") return { op: "delete", key: change.key, cause: change.cause ?? "delete" };
-  if (change.big) {
-    const item = await scope.readEntry(change.key);
-    // Gone again: its delete follows in the stream.
-    if (!item) return undefined;
-    return { op: "set", key: change.key, entry: item.entry, ...(item.writer ? { writer: item.writer } : {}) };
-  }
+function setEvent(item: SnapshotItem): WatchEvent {
   return {
     op: "set",
-    key: change.key,
+    key: item.entry.key,
+    entry: item.entry,
+    ...(item.writer ? { writer: item.writer } : {}),
+    ...(item.where ? { where: item.where } : {}),
+  };
+}
+
+async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | undefined> {
+  const where = scope.whereOf?.(change);
+  if (change.op === "delete") {
+    return { op: "delete", key: change.key, cause: change.cause ?? "delete", ...(where ? { where } : {}) };
+  }
+  if (change.big) {
+    const item = await scope.readEntry(change);
+    // Gone again: its delete follows in the stream.
+    return item ? setEvent({ ...item, ...(where ? { where } : {}) }) : undefined;
+  }
+  return setEvent({
     entry: entryOf(change),
     ...(change.writer ? { writer: change.writer } : {}),
-  };
+    ...(where ? { where } : {}),
+  });
 }
