@@ -159,7 +159,16 @@ describe.skipIf(!postgresAvailable())("watch across server processes (PostgreSQL
     const elapsed = Date.now() - sent;
     console.log(`200 watchers: the write reached all of them within ${elapsed} ms`);
     expect(watchers.filter((w) => w.failed !== undefined)).toEqual([]);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain('cairn_watch_streams{plane="task"} 200');
+    expect(metrics).toMatch(/cairn_watch_events_total\{plane="task",op="synced"\} 200\b/);
+    expect(metrics).toMatch(/cairn_watch_events_total\{plane="task",op="set"\} 200\b/);
     stop.abort();
     await Promise.all(watchers.map((w) => w.done));
+    await expect
+      .poll(async () =>
+        (await (await fetch(`${url}/metrics`)).text()).includes('cairn_watch_streams{plane="task"} 0'),
+      )
+      .toBe(true);
   }, 90_000);
 });

@@ -230,6 +230,7 @@ export async function startServer(
     options.watch ??
     new WatchHub(options.db, {
       onError: (error, what) => options.logger.error({ err: error }, `watch: ${what}`),
+      observer: options.metrics,
     });
   const server: http.Server = createHttpServer({ ...options, watch }, state, () =>
     server.closeIdleConnections(),

@@ -1,11 +1,11 @@
 // Prometheus metrics (GET /metrics): calls and latency per procedure and outcome, HTTP responses by route
 // and status, state rows written and deleted, cleanup runs, build info, and Node's default process
 // metrics under their standard names (process_cpu_seconds_total, ...), so stock dashboards work.
-import type { CallObserver, ProcedureCall } from "@cairn/api";
+import type { CallObserver, ProcedureCall, WatchObserver } from "@cairn/api";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { VERSION } from "./version.ts";
 
-export interface Metrics extends CallObserver {
+export interface Metrics extends CallObserver, WatchObserver {
   registry: Registry;
   onCleanup(result: { outcome: "ok" | "error"; task: number; asset: number }): void;
   /** One finished HTTP response; `route` is a bounded label (see http-server.ts). */
@@ -59,6 +59,26 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const watchStreams = new Gauge({
+    name: "cairn_watch_streams",
+    help: "Open watch streams, by plane (task or asset)",
+    labelNames: ["plane"],
+    registers: [registry],
+  });
+  const watchEvents = new Counter({
+    name: "cairn_watch_events_total",
+    help: "Events sent on watch streams, by plane and op (set, delete, synced, reset)",
+    labelNames: ["plane", "op"],
+    registers: [registry],
+  });
+  const watchResets = new Counter({
+    name: "cairn_watch_resets_total",
+    help: "Watch streams that could not resume and started over with a snapshot, by plane",
+    labelNames: ["plane"],
+    registers: [registry],
+  });
+  for (const plane of ["task", "asset"]) watchStreams.set({ plane }, 0);
+
   // Expired rows deleted by the cleanup loop or by an operator's cleanup (admin.cleanup.run, cairn clean).
   const cleanedUp = ({ task, asset }: { task: number; asset: number }) => {
     if (task > 0) deleted.inc({ plane: "task", via: "cleanup" }, task);
@@ -80,6 +100,13 @@ export function createMetrics(): Metrics {
     },
     onResponse(route, status) {
       responses.inc({ route, status: String(status) });
+    },
+    onStream(plane, delta) {
+      watchStreams.inc({ plane }, delta);
+    },
+    onEvent(plane, op) {
+      watchEvents.inc({ plane, op });
+      if (op === "reset") watchResets.inc({ plane });
     },
   };
 }

@@ -23,4 +23,4 @@ export { renderOpenApi } from "./openapi/render.ts";
 export { type AppRouter, appRouter, createCaller } from "./root.ts";
 export { MAX_KEY_LENGTH } from "./schemas.ts";
 export { type CleanupCounts, deleteExpired, previewExpired } from "./services/cleanup.ts";
-export { WatchHub, type WatchHubOptions } from "./services/watch/hub.ts";
+export { WatchHub, type WatchHubOptions, type WatchObserver } from "./services/watch/hub.ts";

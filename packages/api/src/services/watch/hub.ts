@@ -8,6 +8,12 @@ import { type Interest, registerInterest, renewInterest, sweepInterest } from ".
 
 export const CHANNEL = "cairn_state";
 
+/** For metrics: streams opening and closing, and what they send, by plane. */
+export interface WatchObserver {
+  onStream(plane: "task" | "asset", delta: 1 | -1): void;
+  onEvent(plane: "task" | "asset", op: "set" | "delete" | "synced" | "reset"): void;
+}
+
 export interface WatchHubOptions {
   /** Changes kept for resuming streams, at most (count and bytes of payload). */
   replayEvents?: number;
@@ -21,6 +27,7 @@ export interface WatchHubOptions {
   /** How often a stream checks that it may go on (token, try, asset). */
   validityCheckMs?: number;
   onError?: (error: unknown, what: string) => void;
+  observer?: WatchObserver | undefined;
 }
 
 /** A change with its position in this listening session. */
@@ -43,7 +50,8 @@ interface Retained extends Numbered {
 
 export class WatchHub {
   readonly serverId = randomUUID();
-  readonly options: Required<Omit<WatchHubOptions, "onError">>;
+  readonly options: Required<Omit<WatchHubOptions, "onError" | "observer">>;
+  readonly observer: WatchObserver | undefined;
   /** Changes up to here have been handed out; a new listening session starts a new epoch. */
   seq = 0;
   epoch = randomUUID().slice(0, 8);
@@ -72,6 +80,7 @@ export class WatchHub {
       validityCheckMs: options.validityCheckMs ?? 5_000,
     };
     this.onError = options.onError ?? (() => {});
+    this.observer = options.observer;
   }
 
   /** Listens (once, lazily: a server nobody watches holds no extra connection) and starts the timers. */

@@ -15,7 +15,7 @@ import {
   type WatchWhere,
 } from "./events.ts";
 import type { Numbered, WatchHub } from "./hub.ts";
-import type { Interest } from "./interest.ts";
+import { type Interest, planeOf } from "./interest.ts";
 
 /** A snapshot row: an entry, who wrote it (asset state), where it lives (admin.watch). */
 export interface SnapshotItem {
@@ -108,9 +108,17 @@ export async function* watchStream(
   const startSeq = hub.seq;
   const interestId = randomUUID();
   const id = (seq: number, partial = false) => formatId({ epoch, seq, interestId, partial });
+  const plane = planeOf(scope.interest);
+  const sent = (event: WatchEvent, eventId: string) => {
+    hub.observer?.onEvent(plane, event.op);
+    return tracked(eventId, event);
+  };
+  let counted = false;
   try {
     const previous = parseEventId(lastEventId);
     const replaced = await hub.register(interestId, scope.interest, previous ? [previous.interestId] : []);
+    hub.observer?.onStream(plane, 1);
+    counted = true;
     const replay =
       previous && !previous.partial && previous.epoch === epoch && replaced.has(previous.interestId)
         ? hub.replay(previous.seq)
@@ -122,22 +130,22 @@ export async function* watchStream(
       for (const numbered of replay) {
         if (numbered.seq > startSeq || !scope.wants(numbered.change)) continue;
         const event = await eventOf(scope, numbered.change);
-        if (event) yield tracked(id(numbered.seq), event);
+        if (event) yield sent(event, id(numbered.seq));
       }
     } else {
-      if (lastEventId) yield tracked(id(startSeq, true), { op: "reset" } satisfies WatchEvent);
+      if (lastEventId) yield sent({ op: "reset" }, id(startSeq, true));
       let after: string | null = null;
       for (;;) {
         const page = await scope.readPage(after, PAGE);
         const full = page.items.length === PAGE;
         pages.push({ upTo: full ? page.lastSortKey : null, snapshot: parseSnapshot(page.snapshot) });
-        for (const item of page.items) yield tracked(id(startSeq, true), setEvent(item));
+        for (const item of page.items) yield sent(setEvent(item), id(startSeq, true));
         if (!full || ended) break;
         after = page.lastSortKey;
       }
     }
     if (ended) return;
-    yield tracked(id(startSeq), { op: "synced" } satisfies WatchEvent);
+    yield sent({ op: "synced" }, id(startSeq));
 
     /** Whether the snapshot page that covered this key already holds the change. */
     const inSnapshot = (change: Change) => {
@@ -151,7 +159,7 @@ export async function* watchStream(
       if (numbered) {
         if (inSnapshot(numbered.change)) continue;
         const event = await eventOf(scope, numbered.change);
-        if (event) yield tracked(id(numbered.seq), event);
+        if (event) yield sent(event, id(numbered.seq));
         continue;
       }
       if (ended) return;
@@ -165,6 +173,7 @@ export async function* watchStream(
       });
     }
   } finally {
+    if (counted) hub.observer?.onStream(plane, -1);
     signal?.removeEventListener("abort", onAbort);
     unsubscribe();
     hub.release(interestId);
