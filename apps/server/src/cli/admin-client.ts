@@ -1,6 +1,7 @@
 // The CLI's connection to a running server: a typed tRPC client with an admin token, plain JSON.
 import type { AppRouter } from "@cairn/api";
-import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink, type TRPCClient } from "@trpc/client";
+import { EventSource } from "eventsource";
 
 export type AdminClient = TRPCClient<AppRouter>;
 
@@ -16,7 +17,21 @@ export function adminClient(opts: { url?: string | undefined; token?: string | u
       "no admin token: set CAIRN_ADMIN_TOKEN (in embedded mode the server writes one: export CAIRN_ADMIN_TOKEN=$(cat .cairn/admin-token); `cairn token admin` makes one from CAIRN_JWT_SECRET) or pass --token",
     );
   }
+  const headers = { authorization: `Bearer ${token}` };
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        // `cairn state watch`: Server-Sent Events, the token sent as a header.
+        true: httpSubscriptionLink({
+          url: `${url}/trpc`,
+          EventSource,
+          eventSourceOptions: {
+            fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }),
+          },
+        }),
+        false: httpLink({ url: `${url}/trpc`, headers }),
+      }),
+    ],
   });
 }

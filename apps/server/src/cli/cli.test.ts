@@ -212,6 +212,59 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
     expect(footer).toBe("2 of 2 key(s)");
   });
 
+  it("state watch prints a line per change of that task (and --json events) until SIGINT, then exits 0", async () => {
+    const t = await newTask();
+    await admin().taskState.set({ ...t.address, mapIndex: -1, key: "before", value: 1 });
+    const watch = (extra: string[]) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", main, "state", "watch", ...t.flags, ...extra],
+        {
+          env: { PATH: process.env.PATH ?? "", ...env() },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      return { child, exited, stdout: () => stdout, stderr: () => stderr };
+    };
+    const text = watch([]);
+    const json = watch(["--json", "--prefix", "aft"]);
+    await expect
+      .poll(() => text.stdout() + json.stdout(), { timeout: 30_000 })
+      .toMatch(/synced[\s\S]*synced/);
+    await admin().taskState.set({ ...t.address, mapIndex: -1, key: "after", value: { n: 2 } });
+    // Another task of the same run: not shown.
+    await admin().taskState.set({
+      ...t.address,
+      taskId: unique("other"),
+      key: "after",
+      value: "not this task",
+    });
+    await admin().taskState.delete({ ...t.address, mapIndex: -1, key: "after" });
+    await expect.poll(() => lines(json.stdout()).length, { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => lines(text.stdout()).length, { timeout: 10_000 }).toBe(4);
+    text.child.kill("SIGINT");
+    json.child.kill("SIGINT");
+    expect(await text.exited).toBe(0);
+    expect(await json.exited).toBe(0);
+    expect(lines(text.stdout())).toEqual([
+      "set before = 1 (version 1)",
+      "-- synced: live changes follow (Ctrl-C to stop)",
+      'set after = {"n":2} (version 1)',
+      "delete after (delete)",
+    ]);
+    expect(lines(json.stdout()).map((line) => JSON.parse(line))).toEqual([
+      { op: "synced" },
+      { op: "set", key: "after", entry: expect.objectContaining({ value: { n: 2 }, version: 1 }) },
+      { op: "delete", key: "after", cause: "delete" },
+    ]);
+    expect(text.stderr() + json.stderr()).toBe("");
+  });
+
   it("token issue --ti prints an execution token that works", async () => {
     const t = await newTask();
     const issued = await cairn(["token", "issue", "--ti", t.id, "--ttl", "120"], env());

@@ -19,6 +19,7 @@ const usage = `usage: cairn <command> [options]
   state set <key> <json> [--expires-at ISO|never] [--if-version N]
   state rm <key> [--if-version N]
   state clear [--all-map-indices]
+  state watch [key] [--prefix P]        a line per change (--json: one JSON event per line) until Ctrl-C
         whose state: --dag D --run R --task T [--map-index N]   or   --asset NAME | --asset-uri URI
   clean [--dry-run] [--batch-size N]    delete expired state now (--dry-run lists what would go)
 

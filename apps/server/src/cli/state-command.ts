@@ -1,4 +1,4 @@
-// `cairn state ls|get|set|rm|clear`: task state (by --dag/--run/--task[/--map-index]) or asset state
+// `cairn state ls|get|set|rm|clear|watch`: task state (by --dag/--run/--task[/--map-index]) or asset state
 // (by --asset NAME or --asset-uri URI), through the admin state API of a running server.
 import type { AdminClient } from "./admin-client.ts";
 import { UsageError } from "./admin-client.ts";
@@ -188,6 +188,8 @@ export async function stateCommand(
       output.out(output.json ? JSON.stringify(result) : `set ${key} (version ${result.version})`);
       return 0;
     }
+    case "watch":
+      return watchCommand(client, scope, key, flags.prefix, output);
     case "rm": {
       const result =
         scope.plane === "task"
@@ -211,5 +213,84 @@ export async function stateCommand(
     }
     default:
       throw new UsageError("cairn state ls|get|set|rm|clear ...");
+  }
+}
+
+type WatchEvent = {
+  op: "set" | "delete" | "synced" | "reset";
+  key?: string;
+  entry?: Entry;
+  cause?: string;
+  writer?: Entry["writer"];
+  where?: { dagId: string; runId: string; taskId: string; mapIndex: number } | { asset: unknown };
+};
+
+/**
+ * `cairn state watch [key] [--prefix P]`: a line per event until Ctrl-C (or SIGTERM). A task's state is
+ * watched through admin.watch of its dag run, keeping the events of that task and map index. When the
+ * server ends the stream (a restart), it reconnects and resumes from the last event.
+ */
+async function watchCommand(
+  client: AdminClient,
+  scope: Scope,
+  key: string | undefined,
+  prefix: string | undefined,
+  output: Output,
+): Promise<number> {
+  if (key !== undefined && prefix !== undefined) throw new UsageError("give a key or --prefix, not both");
+  const input =
+    scope.plane === "task"
+      ? { dagId: scope.address.dagId, runId: scope.address.runId, prefix: key ?? prefix }
+      : { asset: scope.asset, prefix: key ?? prefix };
+  const wanted = (event: WatchEvent) => {
+    if (event.op === "synced" || event.op === "reset") return true;
+    if (key !== undefined && event.key !== key) return false;
+    if (scope.plane === "asset" || !event.where || !("taskId" in event.where)) return true;
+    return event.where.taskId === scope.address.taskId && event.where.mapIndex === scope.address.mapIndex;
+  };
+  const print = (event: WatchEvent) => {
+    if (output.json) {
+      const { where: _where, ...rest } = event;
+      return output.out(JSON.stringify(rest));
+    }
+    if (event.op === "set") {
+      const writer = scope.plane === "asset" ? ` by ${writerText(event.writer)}` : "";
+      return output.out(
+        `set ${event.key} = ${preview(event.entry?.value)} (version ${event.entry?.version}${writer})`,
+      );
+    }
+    if (event.op === "delete") return output.out(`delete ${event.key} (${event.cause})`);
+    output.out(
+      event.op === "synced"
+        ? "-- synced: live changes follow (Ctrl-C to stop)"
+        : "-- reset: the state is sent again",
+    );
+  };
+  let lastEventId: string | undefined;
+  const stop = new Promise<number>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve(0));
+  });
+  for (;;) {
+    const ended = await Promise.race([
+      stop,
+      new Promise<number | Error | "reconnect">((resolve) => {
+        const subscription = client.admin.watch.subscribe(
+          { ...input, ...(lastEventId ? { lastEventId } : {}) },
+          {
+            onData: ({ id, data }) => {
+              lastEventId = id;
+              const event = data as WatchEvent;
+              if (wanted(event)) print(event);
+            },
+            onError: (error) => resolve(error instanceof Error ? error : new Error(String(error))),
+            onComplete: () => resolve("reconnect"),
+          },
+        );
+        void stop.then(() => subscription.unsubscribe());
+      }),
+    ]);
+    if (typeof ended === "number") return ended;
+    if (ended instanceof Error) throw ended;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
