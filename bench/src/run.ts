@@ -42,6 +42,7 @@ import {
 } from "./report.ts";
 import { type RunningVariant, startB1, startServer } from "./servers.ts";
 import { formatStatements, type StatementSample, sampleStatements } from "./statements.ts";
+import { watchPhase } from "./watch-phase.ts";
 import { mainWorkloads, type VariantId, type Workload } from "./workloads.ts";
 
 const USAGE = `pnpm bench [options]
@@ -61,6 +62,8 @@ const USAGE = `pnpm bench [options]
   --w7[=connections]   W7: 256 (or N) connections paced at half of each variant's own W3 peak: p50/p99
   --soak[=minutes]     W9: W3 against a fresh Cairn server for 10 (or N) minutes, RSS every 10 s
   --scale-out[=secs]   two Cairn servers on one database: W3 on both + compare-and-set counters
+  --watch[=secs]       watch cost: W1 put c=32 with notify triggers dropped / disabled / 100 watchers /
+                       a slow watcher (secs per cell), and W10: a write reaching 1 000 watchers
   --profile[=secs]     run W1 c=32 against a Cairn server started with --cpu-prof; top self time
   --profile-workload=ID   the table row to profile instead (e.g. "W2 get hit c=32")
   --keep-db            do not drop the benchmark database at the end
@@ -80,6 +83,7 @@ interface Args {
   w7: number | null;
   soak: number | null;
   scaleOut: number | null;
+  watch: number | null;
   profile: number | null;
   profileWorkload: string;
   keepDb: boolean;
@@ -108,6 +112,7 @@ function parseArgs(argv: string[]): Args {
     "w7",
     "soak",
     "scale-out",
+    "watch",
     "profile",
     "profile-workload",
     "keep-db",
@@ -144,6 +149,7 @@ function parseArgs(argv: string[]): Args {
     w7: optional("w7", 256),
     soak: optional("soak", 10),
     scaleOut: optional("scale-out", quick ? 5 : 20),
+    watch: optional("watch", quick ? 2 : 5),
     profile: optional("profile", 10),
     profileWorkload: typeof profileWorkload === "string" ? profileWorkload : "W1 put c=32",
     keepDb: flags.has("keep-db"),
@@ -216,6 +222,7 @@ async function main(): Promise<void> {
     (args.w4 ? 20 : 0) +
     (args.w7 ? 3 : 0) +
     (args.scaleOut ?? 0) / 60 +
+    (args.watch === null ? 0 : (args.rounds * 4 * args.watch + 30) / 60) +
     (args.profile ?? 0) / 60;
   setTimeout(() => {
     log(`run exceeded its ${budgetMinutes.toFixed(0)}-minute bound: aborting`);
@@ -550,6 +557,46 @@ async function main(): Promise<void> {
       : "not run (--scale-out)",
     pass: scale ? scale.ok : null,
   });
+
+  if (args.watch !== null) {
+    log(`watch: ${args.rounds} rounds of 4 cells of ${args.watch} s, then W10 with 1 000 watchers`);
+    const watched = await watchPhase(phaseCtx, {
+      rounds: args.rounds,
+      seconds: args.watch,
+      put: byId("W1 put c=32"),
+    });
+    result.watch = watched;
+    const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
+    out("");
+    out(
+      "Watch: W1 put c=32 on one P server, ops/s per round (triggers dropped / disabled / 100 watchers / slow watcher)",
+    );
+    for (const r of watched.rounds)
+      out(`  ${num(r.dropped)} / ${num(r.disabled)} / ${num(r.watched)} / ${num(r.slowWatcher)}`);
+    out(
+      `  median ratio to dropped: disabled ${pct(watched.ratios.disabled)}, 100 watchers ${pct(watched.ratios.watched)}, slow watcher ${pct(watched.ratios.slowWatcher)}`,
+    );
+    out(
+      `  W10: ${watched.w10.watchers} watchers, ${watched.w10.rssPerWatcherKb.toFixed(1)} KB of server RSS each; ${watched.w10.writes} writes reached all: p50 ${watched.w10.p50Ms.toFixed(1)} ms, p99 ${watched.w10.p99Ms.toFixed(1)} ms, max ${watched.w10.maxMs.toFixed(1)} ms`,
+    );
+    checks.push(
+      {
+        target: "watch support, nobody watching: put ≥ 95 % of no triggers",
+        value: pct(watched.ratios.disabled),
+        pass: watched.ratios.disabled >= 0.95,
+      },
+      {
+        target: "100 watchers on other keys: put ≥ 85 % of no triggers",
+        value: pct(watched.ratios.watched),
+        pass: watched.ratios.watched >= 0.85,
+      },
+      {
+        target: "W10: a write reaches 1 000 watchers, p99 ≤ 50 ms",
+        value: `${watched.w10.p99Ms.toFixed(1)} ms`,
+        pass: watched.w10.p99Ms <= 50,
+      },
+    );
+  }
 
   if (args.w7 !== null) {
     const seconds = Math.max(args.seconds, 2);

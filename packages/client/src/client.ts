@@ -6,16 +6,6 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { NotFoundError } from "./errors.ts";
 import { type Duration, expiryFromRetention } from "./retention.ts";
 import { stepRunner } from "./step.ts";
-import {
-  type Subscribe,
-  type WaitForOptions,
-  type WatchChange,
-  type WatchedEntry,
-  type WatchOptions,
-  type WatchTarget,
-  waitForEntry,
-  watchChanges,
-} from "./watch.ts";
 import { resolveTaskInstanceId } from "./token.ts";
 import {
   type BackoffOptions,
@@ -27,6 +17,16 @@ import {
   runCall,
   trpcEndpoint,
 } from "./transport.ts";
+import {
+  type Subscribe,
+  type WaitForOptions,
+  type WatchChange,
+  type WatchedEntry,
+  type WatchOptions,
+  type WatchTarget,
+  waitForEntry,
+  watchChanges,
+} from "./watch.ts";
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

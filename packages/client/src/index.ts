@@ -34,14 +34,6 @@ export {
 export { type Duration, durationMs } from "./retention.ts";
 export { StepResultError, stepKey } from "./step.ts";
 export { readTokenClaims, type TokenClaims } from "./token.ts";
-export type {
-  WaitForOptions,
-  WatchChange,
-  WatchedEntry,
-  WatchOptions,
-  WatchTarget,
-  WatchWriter,
-} from "./watch.ts";
 export {
   type BackoffOptions,
   type CairnTRPCClient,
@@ -50,3 +42,11 @@ export {
   type FetchLike,
   type TransportOptions,
 } from "./transport.ts";
+export type {
+  WaitForOptions,
+  WatchChange,
+  WatchedEntry,
+  WatchOptions,
+  WatchTarget,
+  WatchWriter,
+} from "./watch.ts";

@@ -58,7 +58,11 @@ describe("the OpenAPI document", () => {
     const subscriptions = Object.entries(appRouter._def.procedures as unknown as Json).filter(
       ([, procedure]) => (procedure as Json)._def.type === "subscription",
     );
-    expect(subscriptions.map(([path]) => path)).toEqual(["taskState.watch", "assetState.watch", "admin.watch"]);
+    expect(subscriptions.map(([path]) => path)).toEqual([
+      "taskState.watch",
+      "assetState.watch",
+      "admin.watch",
+    ]);
     for (const [path] of subscriptions) {
       const item = doc.paths[`/trpc/${path}`] as Json;
       expect(Object.keys(item), path).toEqual(["get"]);
