@@ -33,6 +33,8 @@ export interface StartOptions {
   logLevel?: string;
   nodeArgs?: string[];
   port?: number;
+  /** More environment for the server (P: CAIRN_* settings). */
+  env?: Record<string, string>;
 }
 
 export async function startServer(kind: ServerKind, options: StartOptions): Promise<RunningVariant> {
@@ -43,6 +45,7 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
     CAIRN_JWT_SECRET: JWT_SECRET,
     PORT: String(port),
     HOST: "127.0.0.1",
+    ...options.env,
   };
   if (kind === "P" || kind === "P-fastify") {
     env.LOG_LEVEL = options.logLevel ?? "warn";

@@ -28,6 +28,9 @@ export interface WatchResult {
     p50Ms: number;
     p99Ms: number;
     maxMs: number;
+    /** CPU per write delivered to every watcher: the server's, and the load generator's (reading 1 000 streams). */
+    serverCpuMsPerWrite: number;
+    generatorCpuMsPerWrite: number;
   };
 }
 
@@ -89,6 +92,8 @@ export async function watchPhase(
     databaseUrl: ctx.databaseUrl,
     bearer: target.bearer[last]!,
     taskInstanceId: target.ids[last]!,
+    // W10 holds 1 000 streams open, each a connection, beside the load.
+    env: { CAIRN_MAX_CONNECTIONS: "5000" },
   });
   const definitions = await triggerDefinitions();
   const sql = (text: string) => withClient(ctx.databaseUrl, (c) => c.query(text));
@@ -127,6 +132,7 @@ export async function watchPhase(
 
   const rounds: WatchResult["rounds"] = [];
   try {
+    await put(); // warm-up: JIT, connection pools, the table's pages in cache
     for (let round = 0; round < opts.rounds; round++) {
       await setTriggers("dropped");
       const dropped = (await put()).opsPerSec;
@@ -178,6 +184,8 @@ export async function watchPhase(
     const rssAfter = sampleProc(server.child.pid).rssKb;
     const writes = 30;
     const sentAt: number[] = [];
+    const serverCpuBefore = sampleProc(server.child.pid).cpuUs;
+    const generatorCpuBefore = process.cpuUsage();
     for (let i = 0; i < writes; i++) {
       sentAt[i] = performance.now();
       const response = await fetch(`${server.url}/trpc/taskState.set`, {
@@ -189,6 +197,8 @@ export async function watchPhase(
       await sleep(200);
     }
     await sleep(1_000);
+    const serverCpuUs = sampleProc(server.child.pid).cpuUs - serverCpuBefore;
+    const generatorCpu = process.cpuUsage(generatorCpuBefore);
     const latencies = sentAt
       .flatMap((sent, i) => (arrivals[i] ?? []).map((at) => at - sent))
       .sort((a, b) => a - b);
@@ -206,6 +216,8 @@ export async function watchPhase(
         p50Ms: percentile(latencies, 50),
         p99Ms: percentile(latencies, 99),
         maxMs: latencies.at(-1) ?? Number.NaN,
+        serverCpuMsPerWrite: serverCpuUs / 1000 / writes,
+        generatorCpuMsPerWrite: (generatorCpu.user + generatorCpu.system) / 1000 / writes,
       },
     };
   } finally {
