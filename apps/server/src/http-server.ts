@@ -12,11 +12,13 @@ import {
   WatchHub,
 } from "@cairn/api";
 import type { Database } from "@cairn/db";
+import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import { serveApiDocs } from "./api-docs.ts";
 import type { Metrics } from "./metrics.ts";
 import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
+import { isWatchPath, serveWatch } from "./watch-sse.ts";
 
 export interface ServerOptions {
   db: Database;
@@ -115,30 +117,32 @@ function createHttpServer(
       ),
   };
   const databaseTrouble = throttledDatabaseWarning(logger);
+  const contextFor = (req: http.IncomingMessage) => {
+    const problem = requestProblem(req);
+    if (problem) throw problem;
+    return createContextFromToken({
+      db,
+      watch,
+      config: api,
+      token: bearerToken(req.headers.authorization),
+      observer,
+      requestId: requestIds.get(req),
+    });
+  };
+  const onError = (error: TRPCError, path: string | undefined, req: http.IncomingMessage) => {
+    if (error.code === "SERVICE_UNAVAILABLE" || error.code === "BAD_GATEWAY") {
+      databaseTrouble(error, path);
+      return;
+    }
+    if (error.code !== "INTERNAL_SERVER_ERROR") return;
+    logger.error({ reqId: requestIds.get(req), err: error.cause ?? error, path }, "internal error");
+  };
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
     maxBodySize: options.maxBodyBytes,
-    createContext: ({ req }) => {
-      const problem = requestProblem(req);
-      if (problem) throw problem;
-      return createContextFromToken({
-        db,
-        watch,
-        config: api,
-        token: bearerToken(req.headers.authorization),
-        observer,
-        requestId: requestIds.get(req),
-      });
-    },
-    onError: ({ error, path, req }) => {
-      if (error.code === "SERVICE_UNAVAILABLE" || error.code === "BAD_GATEWAY") {
-        databaseTrouble(error, path);
-        return;
-      }
-      if (error.code !== "INTERNAL_SERVER_ERROR") return;
-      logger.error({ reqId: requestIds.get(req), err: error.cause ?? error, path }, "internal error");
-    },
+    createContext: ({ req }) => contextFor(req),
+    onError: ({ error, path, req }) => onError(error, path, req),
   });
 
   // Below info there is no request line: no timer or log call per request (a hot-path cost).
@@ -182,6 +186,17 @@ function createHttpServer(
       }
       if (req.method === "GET") {
         checkQuery(req);
+        const procedure = path.slice("/trpc/".length);
+        if (isWatchPath(procedure)) {
+          void serveWatch(
+            req,
+            res,
+            procedure,
+            () => contextFor(req),
+            (error) => onError(error, procedure, req),
+          );
+          return;
+        }
         return trpc(req, res);
       }
       return methodNotAllowed(res, "GET, POST", true);

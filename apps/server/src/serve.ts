@@ -44,6 +44,8 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir)).secret;
   const api = apiConfigFrom(config, secret);
   const metrics = createMetrics();
+  // Written before the port opens: whoever sees the server answer (or log "cairn listening") can read it.
+  const written = embedded && !config.jwtSecret ? await writeAdminToken(config.dataDir, api) : undefined;
   const running = await startServer({
     db,
     api,
@@ -74,8 +76,7 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
   });
   logger.info({ url: running.url }, "cairn listening");
 
-  if (embedded && !config.jwtSecret) {
-    const written = await writeAdminToken(config.dataDir, api);
+  if (written) {
     if (process.stdout.isTTY) {
       const banner = { url: running.url, dataDir: config.dataDir, tokenPath: written.path };
       process.stdout.write(
