@@ -88,8 +88,8 @@ export async function serveWatch(
       if (result.done) break;
       const value = result.value;
       const frame = isTrackedEnvelope(value)
-        ? `id: ${value[0]}\ndata: ${JSON.stringify(value[1])}\n\n`
-        : `data: ${JSON.stringify(value)}\n\n`;
+        ? `id: ${value[0]}\ndata: ${serialized(value[1])}\n\n`
+        : `data: ${serialized(value)}\n\n`;
       if (!res.write(frame)) await drained(res);
     }
     res.end("event: return\ndata: \n\n");
@@ -103,6 +103,19 @@ export async function serveWatch(
     abort.abort();
     await iterator?.return?.();
   }
+}
+
+/** Events shared by many streams (one change, many watchers) are serialized once. */
+const json = new WeakMap<object, string>();
+
+function serialized(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  let text = json.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    json.set(value, text);
+  }
+  return text;
 }
 
 const PING = Symbol("ping");

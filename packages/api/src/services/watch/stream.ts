@@ -190,7 +190,24 @@ function setEvent(item: SnapshotItem): WatchEvent {
   };
 }
 
+/**
+ * One event object per change for every stream without `where` (all but admin.watch): a write watched by
+ * 1 000 streams builds its event once, and the SSE writer serializes it once (it caches by object).
+ */
+const shared = new WeakMap<Change, WatchEvent>();
+
 async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | undefined> {
+  if (!scope.whereOf && !change.big) {
+    let event = shared.get(change);
+    if (!event) {
+      event =
+        change.op === "delete"
+          ? { op: "delete", key: change.key, cause: change.cause ?? "delete" }
+          : setEvent({ entry: entryOf(change), ...(change.writer ? { writer: change.writer } : {}) });
+      shared.set(change, event);
+    }
+    return event;
+  }
   const where = scope.whereOf?.(change);
   if (change.op === "delete") {
     return { op: "delete", key: change.key, cause: change.cause ?? "delete", ...(where ? { where } : {}) };
