@@ -1,7 +1,7 @@
 // PostgreSQL crashing under a write load, and away at start, with the built server and workers using the
 // typed client with its default settings. On a PostgreSQL this test starts and crashes itself.
 import { signToken, tokenKeys } from "@cairn/api";
-import { createCairnClient } from "@cairn/client";
+import { createCairnClient, type WatchChange } from "@cairn/client";
 import { spawnServer, stopAllServers, TEST_JWT_SECRET } from "@cairn/server/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { canRunOwnPostgres, type OwnPostgres, startOwnPostgres } from "./own-postgres.ts";
@@ -124,5 +124,62 @@ describe.skipIf(!canRunOwnPostgres)("PostgreSQL faults (a PostgreSQL of the test
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     server.child.kill("SIGTERM");
     expect((await server.exit).code).toBe(0);
+  }, 90_000);
+
+  it("PostgreSQL crashing under a watch: the stream ends, the watcher comes back with a reset and converges", async () => {
+    const pg = await startOwnPostgres();
+    const server = spawnServer({
+      env: { DATABASE_URL: pg.url, CAIRN_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: "info" },
+    });
+    try {
+      const url = await server.listening();
+      const adminToken = await signToken(
+        tokenKeys(TEST_JWT_SECRET),
+        { sub: "faults", scope: "admin" },
+        new Date(Date.now() + 3_600_000),
+      );
+      const { token } = await newTaskInstance(url, adminToken, { dagId: "faults", runId: "w", taskId: "t" });
+      const cairn = createCairnClient({
+        url,
+        token,
+        timeoutMs: 30_000,
+        backoff: { baseMs: 100, maxMs: 500 },
+      });
+      await cairn.set("a", 1);
+      const seen: WatchChange<number>[] = [];
+      const view = new Map<string, number>();
+      const stop = new AbortController();
+      let failed: unknown;
+      const done = (async () => {
+        try {
+          for await (const change of cairn.watch<number>(undefined, { signal: stop.signal })) {
+            seen.push(change);
+            if (change.op === "reset") view.clear();
+            if (change.op === "set") view.set(change.key, change.entry.value);
+            if (change.op === "delete") view.delete(change.key);
+          }
+        } catch (error) {
+          failed = error;
+        }
+      })();
+      await expect.poll(() => seen.some((c) => c.op === "synced"), { timeout: 15_000 }).toBe(true);
+
+      // The LISTEN connection dies with PostgreSQL: notifications may be lost, so the stream must end.
+      await pg.crash();
+      await sleep(1_000);
+      await pg.start();
+      await cairn.set("a", 2);
+      await cairn.set("b", 3);
+      await expect.poll(() => Object.fromEntries(view), { timeout: 30_000 }).toEqual({ a: 2, b: 3 });
+      expect(seen.some((c) => c.op === "reset")).toBe(true);
+      expect(failed).toBeUndefined();
+      expect(server.output()).not.toMatch(/"level":"?(50|error)"?.*internal error/);
+      stop.abort();
+      await done;
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exit;
+      await pg.remove();
+    }
   }, 90_000);
 });

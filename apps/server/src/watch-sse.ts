@@ -5,7 +5,7 @@
 // metrics, error mapping); only the writing of its events differs. The messages are tRPC's: `connected`,
 // `id:`/`data:` per event, `ping` while idle, `return` at the end, `serialized-error` for a refusal.
 import type http from "node:http";
-import { appRouter, type Context, createCaller } from "@cairn/api";
+import { appRouter, type Context, createCaller, streamError } from "@cairn/api";
 import {
   getErrorShape,
   getTRPCErrorFromUnknown,
@@ -95,7 +95,7 @@ export async function serveWatch(
     res.end("event: return\ndata: \n\n");
   } catch (error) {
     if (abort.signal.aborted) return;
-    const trpcError = getTRPCErrorFromUnknown(error);
+    const trpcError = streamError(error);
     onError(trpcError, procedure);
     res.end(errorMessage(trpcError, ctx, procedure, input));
     return;

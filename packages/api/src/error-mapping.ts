@@ -1,6 +1,6 @@
 // The one place that turns failures into tRPC errors: domain errors, database errors, validation errors.
 import { errorCodes, Prisma } from "@cairn/db";
-import { TRPCError } from "@trpc/server";
+import { getTRPCErrorFromUnknown, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, z } from "zod";
 import { DomainError, type DomainErrorKind, type DomainErrorReason } from "./errors.ts";
@@ -34,6 +34,15 @@ export function toTRPCError(
   if (database)
     return new TRPCError({ code: codeOf[database.kind], message: database.message, cause: database });
   return undefined;
+}
+
+/**
+ * An error thrown while a subscription's stream runs (after its procedure returned, so outside the
+ * middleware that maps errors): mapped the same way, a database outage being 503 database_unavailable.
+ */
+export function streamError(error: unknown): TRPCError {
+  const trpcError = getTRPCErrorFromUnknown(error);
+  return toTRPCError(trpcError, "subscription") ?? trpcError;
 }
 
 /** Socket errors of a connection that was never made: nothing reached the database. */

@@ -16,7 +16,7 @@ export {
   defaultApiConfig,
   type ProcedureCall,
 } from "./context.ts";
-export type { ErrorData } from "./error-mapping.ts";
+export { type ErrorData, streamError } from "./error-mapping.ts";
 export { DomainError, type DomainErrorReason } from "./errors.ts";
 export { type OpenApiDocument, type OpenApiOptions, openApiDocument } from "./openapi/document.ts";
 export { renderOpenApi } from "./openapi/render.ts";

@@ -13,10 +13,12 @@ import {
 } from "./scopes.ts";
 import { watchStream } from "./stream.ts";
 
-function hubOf(ctx: Context) {
+/** The context's hub, listening: a database it cannot reach fails the call (503), not the stream. */
+async function hubOf(ctx: Context) {
   // The server always makes one; only a context built without it (a test's createCaller) lacks it.
   if (!ctx.watch)
     throw new Error("watch streams need a WatchHub in the context (createContextInner({ watch }))");
+  await ctx.watch.ready();
   return ctx.watch;
 }
 
@@ -25,7 +27,7 @@ export async function watchTaskState(
   input: KeyFilter & { taskInstanceId: string; lastEventId?: string | null | undefined },
   signal: AbortSignal | undefined,
 ) {
-  const hub = hubOf(ctx);
+  const hub = await hubOf(ctx);
   const scope = await taskWatchScope(ctx.db.sql, input.taskInstanceId, input, ctx.tokenValid);
   return watchStream(hub, scope, input.lastEventId, signal);
 }
@@ -36,7 +38,7 @@ export async function watchAssetState(
   input: KeyFilter & { asset: AssetRef; lastEventId?: string | null | undefined },
   signal: AbortSignal | undefined,
 ) {
-  const hub = hubOf(ctx);
+  const hub = await hubOf(ctx);
   const scope = await assetWatchScope(ctx.db.sql, principal, input.asset, input, ctx.tokenValid);
   return watchStream(hub, scope, input.lastEventId, signal);
 }
@@ -52,7 +54,7 @@ export async function watchAsAdmin(
   },
   signal: AbortSignal | undefined,
 ) {
-  const hub = hubOf(ctx);
+  const hub = await hubOf(ctx);
   const scope = input.asset
     ? await adminAssetWatchScope(ctx.db.sql, input.asset, input.prefix, ctx.tokenValid)
     : await runWatchScope(ctx.db.sql, input.dagId!, input.runId!, input.prefix, ctx.tokenValid);
