@@ -1078,7 +1078,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Watch an asset's state or a dag run's task state; events say where (Server-Sent Events)
+         * Watch an asset's state, a dag run's or a dag's task state, or everything; events say where (SSE)
          * @description A subscription: `GET` with the input as the URL-encoded JSON `input` parameter; the answer is `text/event-stream` (HTTP 200), kept open.
          *
          *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.

@@ -30,8 +30,8 @@ export const ZAssetStateWatchInput = z
   .refine(exclusiveKeyAndPrefix, EXCLUSIVE);
 
 /**
- * admin.watch: one asset's state, or the task state of one dag run. (The contract's wider scopes, a whole
- * dag or everything, are not served yet.)
+ * admin.watch: one asset's state (`asset`), the task state of one dag run (`dagId` and `runId`), of every
+ * run of a dag (`dagId`), or everything (neither): all task state, then all asset state.
  */
 export const ZAdminWatchInput = z
   .strictObject({
@@ -41,12 +41,9 @@ export const ZAdminWatchInput = z
     prefix: ZPrefix.optional(),
     lastEventId: ZLastEventId,
   })
-  .refine(
-    (input) => (input.asset === undefined) !== (input.dagId === undefined && input.runId === undefined),
-    {
-      message: "give asset, or dagId and runId (one scope)",
-    },
-  )
-  .refine((input) => (input.dagId === undefined) === (input.runId === undefined), {
-    message: "dagId and runId go together (watching a whole dag or everything is not served yet)",
+  .refine((input) => input.asset === undefined || (input.dagId === undefined && input.runId === undefined), {
+    message: "give asset, or dagId (and runId), not both",
+  })
+  .refine((input) => input.runId === undefined || input.dagId !== undefined, {
+    message: "runId needs its dagId",
   });

@@ -36,7 +36,8 @@ export const SUMMARIES = {
   "admin.tokens.issue": "Issue an execution token for the current try of a task instance",
   "admin.cleanup.run": "Delete expired state now",
   "admin.cleanup.preview": "Show what a cleanup would delete now",
-  "admin.watch": "Watch an asset's state or a dag run's task state; events say where (Server-Sent Events)",
+  "admin.watch":
+    "Watch an asset's state, a dag run's or a dag's task state, or everything; events say where (SSE)",
 } satisfies Record<ProcedurePath, string>;
 
 /** Tags group the operations as the router nests them. */

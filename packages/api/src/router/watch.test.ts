@@ -309,7 +309,58 @@ describeEachDatabase("watch", (getDb) => {
       await w.close();
     });
 
-    it("an asset's state; refusals: an execution token, an unknown run, two scopes, none", async () => {
+    it("a whole dag: every run's task state (runs made later too), other dags' never", async () => {
+      const a = await f.newTask();
+      const b = await f.newTask({ dagId: a.dagId });
+      const other = await f.newTask();
+      const key = unique("k");
+      await asTask(a.id).taskState.set({ taskInstanceId: a.id, key, value: "a" });
+      await asTask(b.id).taskState.set({ taskInstanceId: b.id, key, value: "b" });
+      await asTask(other.id).taskState.set({ taskInstanceId: other.id, key, value: "other" });
+      const w = await open("admin", (c) => c.admin.watch({ dagId: a.dagId, prefix: key }));
+      await w.until(synced);
+      const later = await f.newTask({ dagId: a.dagId });
+      await asTask(other.id).taskState.set({ taskInstanceId: other.id, key, value: "other again" });
+      await asTask(later.id).taskState.set({ taskInstanceId: later.id, key, value: "later" });
+      await w.until((e) => e.op === "set" && e.entry.value === "later");
+      const seen = w
+        .ops()
+        .map((e) =>
+          e.op === "set" ? `${e.entry.value}@${e.where && "runId" in e.where ? e.where.runId : "?"}` : e.op,
+        );
+      // Runs in the order they were made (their ids); the other dag's writes never show.
+      expect(seen).toEqual([`a@${a.runId}`, `b@${b.runId}`, "synced", `later@${later.runId}`]);
+      await w.close();
+    });
+
+    it("everything: all task state, then all asset state, under a prefix; live changes of both", async () => {
+      const asset = await f.newAsset();
+      const t = await f.newTask({ outlets: [{ name: asset.name }] });
+      const key = unique("every");
+      await asTask(t.id).taskState.set({ taskInstanceId: t.id, key, value: 1 });
+      await asTask(t.id).assetState.set({ asset: { name: asset.name }, key, value: 2 });
+      const w = await open("admin", (c) => c.admin.watch({ prefix: key }));
+      await w.until(synced);
+      expect(w.ops().slice(0, 3)).toEqual([
+        expect.objectContaining({
+          op: "set",
+          key,
+          where: { dagId: t.dagId, runId: t.runId, taskId: t.taskId, mapIndex: -1 },
+        }),
+        expect.objectContaining({ op: "set", key, where: { asset: { name: asset.name, uri: asset.uri } } }),
+        { op: "synced" },
+      ]);
+      await asTask(t.id).assetState.delete({ asset: { uri: asset.uri }, key });
+      await asTask(t.id).taskState.set({ taskInstanceId: t.id, key, value: 3 });
+      await w.until((e) => e.op === "set" && e.entry.value === 3);
+      expect(w.ops().slice(3)).toEqual([
+        { op: "delete", key, cause: "delete", where: { asset: { name: asset.name, uri: asset.uri } } },
+        expect.objectContaining({ op: "set", key, where: expect.objectContaining({ runId: t.runId }) }),
+      ]);
+      await w.close();
+    });
+
+    it("an asset's state; refusals: an execution token, an unknown run, two scopes, a run without its dag", async () => {
       const asset = await f.newAsset();
       const t = await f.newTask({ outlets: [{ name: asset.name }] });
       const w = await open("admin", (c) => c.admin.watch({ asset: { name: asset.name } }));
@@ -336,7 +387,7 @@ describeEachDatabase("watch", (getDb) => {
       expect(
         await failure(admin.admin.watch({ dagId: t.dagId, runId: t.runId, asset: { name: asset.name } })),
       ).toMatchObject({ code: "BAD_REQUEST" });
-      expect(await failure(admin.admin.watch({}))).toMatchObject({ code: "BAD_REQUEST" });
+      expect(await failure(admin.admin.watch({ runId: t.runId }))).toMatchObject({ code: "BAD_REQUEST" });
     });
   });
 

@@ -58,8 +58,8 @@ export class WatchHub {
   private readonly retained: Retained[] = [];
   private retainedBytes = 0;
   private readonly subscribers = new Set<Subscriber>();
-  /** Interest rows of open streams, renewed on a timer. */
-  private readonly openInterest = new Set<string>();
+  /** Interest rows of open streams (by the stream's first row id), renewed on a timer. */
+  private readonly openInterest = new Map<string, string[]>();
   private unlisten: Unlisten | undefined;
   private listening: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -101,8 +101,8 @@ export class WatchHub {
     );
     if (this.timers.length === 0) {
       const renew = setInterval(() => {
-        renewInterest(this.db, [...this.openInterest], this.options.lingerSeconds).catch((error) =>
-          this.onError(error, "renewing watch interest"),
+        renewInterest(this.db, [...this.openInterest.values()].flat(), this.options.lingerSeconds).catch(
+          (error) => this.onError(error, "renewing watch interest"),
         );
       }, this.options.renewEveryMs);
       const sweep = setInterval(() => {
@@ -167,16 +167,17 @@ export class WatchHub {
     return () => this.subscribers.delete(subscriber);
   }
 
-  /** Registers a stream's interest (the barrier its snapshot needs); returns which replaced rows existed. */
-  async register(id: string, interest: Interest, replaces: string[] = []): Promise<Set<string>> {
-    const found = await registerInterest(
-      this.db,
-      this.serverId,
-      [{ id, interest }],
-      this.options.lingerSeconds,
-      replaces,
+  /**
+   * Registers a stream's interest rows (the barrier its snapshot needs): the first row gets `id`, which
+   * names the stream in its event ids. Returns which of `replaces` (a resumed stream's rows) existed.
+   */
+  async register(id: string, interests: Interest[], replaces: string[] = []): Promise<Set<string>> {
+    const rows = interests.map((interest, i) => ({ id: i === 0 ? id : randomUUID(), interest }));
+    const found = await registerInterest(this.db, this.serverId, rows, this.options.lingerSeconds, replaces);
+    this.openInterest.set(
+      id,
+      rows.map((row) => row.id),
     );
-    this.openInterest.add(id);
     return found;
   }
 
@@ -196,7 +197,7 @@ export class WatchHub {
     for (const timer of this.timers) clearInterval(timer);
     for (const subscriber of [...this.subscribers]) subscriber.end("shutdown");
     this.subscribers.clear();
-    const ids = [...this.openInterest];
+    const ids = [...this.openInterest.values()].flat();
     this.openInterest.clear();
     await this.unlisten?.().catch(() => {});
     if (ids.length > 0) {

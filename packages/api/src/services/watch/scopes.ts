@@ -10,6 +10,7 @@ import { LIVE, type StateRow, toEntry } from "../state-entries.ts";
 import { resolveTaskInstance } from "../task-instance-scope.ts";
 import { describeRef } from "../task-instances.ts";
 import type { AssetWriter, Change, WatchWhere } from "./events.ts";
+import type { Interest } from "./interest.ts";
 import type { SnapshotItem, SnapshotPage, WatchScope } from "./stream.ts";
 
 /** Exactly one of them, or neither (every key of the scope). */
@@ -262,5 +263,168 @@ SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
         .items[0] ?? null,
     whereOf: (change) => ({ dagId, runId, taskId: change.taskId!, mapIndex: change.mapIndex! }),
     stillValid: async () => tokenValid() && (await found())?.id === run.id,
+  };
+}
+
+/** A sort key past every task state key: the asset pages start after it. */
+const TASKS_DONE = "t\u0001~";
+
+/** A bigint id as a fixed-width string, so that ids sort as strings the way they sort as numbers. */
+const padId = (id: string) => id.padStart(20, "0");
+const padMapIndex = (mapIndex: number) => String(mapIndex + 2147483648).padStart(10, "0");
+/** Within one dag run (or asset), in SQL: the same strings as padMapIndex and the key. */
+const RUN_SORT_SQL = `s.task_id || chr(1) || lpad((s.map_index::bigint + 2147483648)::text, 10, '0') || chr(1) || s.key`;
+
+/**
+ * admin.watch of a whole dag (`dagId`) or of everything: task state of every run (of that dag), then, for
+ * everything, the state of every asset. Each snapshot page is one statement: it finds the first run (or
+ * asset) with rows past the last page, by the primary key's index, and reads a page of that run's rows.
+ * Sort keys: "t", the run id, then task, map index and key; "u", the asset id, then the key.
+ */
+export async function allWatchScope(
+  sql: SqlRunner,
+  dagId: string | undefined,
+  prefix: string | undefined,
+  tokenValid: () => boolean,
+): Promise<WatchScope> {
+  const runs = new Map<string, { dagId: string; runId: string } | null>();
+  const assets = new Map<string, { name: string; uri: string } | null>();
+  const runOf = async (id: string) => {
+    if (!runs.has(id)) {
+      const [row] = await sql.query<{ dag_id: string; run_id: string }>(
+        "SELECT dag_id, run_id FROM dag_run WHERE id = $1::bigint",
+        [id],
+      );
+      if (runs.size > 10_000) runs.clear();
+      runs.set(id, row ? { dagId: row.dag_id, runId: row.run_id } : null);
+    }
+    return runs.get(id) ?? null;
+  };
+  const assetOf = async (id: string) => {
+    if (!assets.has(id)) {
+      const [row] = await sql.query<{ name: string; uri: string }>(
+        "SELECT name, uri FROM asset WHERE id = $1::bigint",
+        [id],
+      );
+      if (assets.size > 10_000) assets.clear();
+      assets.set(id, row ?? null);
+    }
+    return assets.get(id) ?? null;
+  };
+
+  const taskPage = async (
+    after: { run: string; within: string } | null,
+    limit: number,
+  ): Promise<SnapshotPage> => {
+    const rows = await sql.query<PageRow & { dag_run_id: string; dag_id: string; run_id: string }>(
+      `WITH snap AS (SELECT pg_current_snapshot()::text AS snapshot),
+cur AS (
+  SELECT s.dag_run_id FROM task_state s
+  WHERE ($1::bigint IS NULL OR s.dag_run_id > $1::bigint
+         OR (s.dag_run_id = $1::bigint AND (${RUN_SORT_SQL}) COLLATE "C" > $2))
+    AND ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
+    AND ($4::text IS NULL OR s.dag_run_id IN (SELECT id FROM dag_run WHERE dag_id = $4))
+  ORDER BY s.dag_run_id LIMIT 1)
+SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
+  SELECT ${ENTRY}, s.task_id, s.map_index, s.dag_run_id::text, r.dag_id, r.run_id, ${RUN_SORT_SQL} AS sort_key
+  FROM cur JOIN task_state s ON s.dag_run_id = cur.dag_run_id JOIN dag_run r ON r.id = s.dag_run_id
+  WHERE ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
+    AND ($1::bigint IS NULL OR s.dag_run_id > $1::bigint OR (${RUN_SORT_SQL}) COLLATE "C" > $2)
+  ORDER BY (${RUN_SORT_SQL}) COLLATE "C" LIMIT $5) p ON true`,
+      [after?.run ?? null, after?.within ?? "", prefix ?? null, dagId ?? null, limit],
+    );
+    const page = toPage(rows, false, (row) => {
+      const r = row as unknown as { dag_id: string; run_id: string; task_id: string; map_index: number };
+      return { dagId: r.dag_id, runId: r.run_id, taskId: r.task_id, mapIndex: r.map_index };
+    });
+    const last = rows.at(-1) as { dag_run_id?: string } | undefined;
+    return {
+      ...page,
+      lastSortKey: last?.dag_run_id ? `t\u0001${padId(last.dag_run_id)}\u0001${page.lastSortKey}` : null,
+      last: page.items.length === 0,
+    };
+  };
+
+  const assetPage = async (
+    after: { asset: string; key: string } | null,
+    limit: number,
+  ): Promise<SnapshotPage> => {
+    const rows = await sql.query<PageRow & { asset_id: string; name: string; uri: string }>(
+      `WITH snap AS (SELECT pg_current_snapshot()::text AS snapshot),
+cur AS (
+  SELECT s.asset_id FROM asset_state s
+  WHERE ($1::bigint IS NULL OR s.asset_id > $1::bigint OR (s.asset_id = $1::bigint AND s.key COLLATE "C" > $2))
+    AND ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
+  ORDER BY s.asset_id LIMIT 1)
+SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
+  SELECT ${ENTRY}, ${WRITER}, s.asset_id::text, a.name, a.uri
+  FROM cur JOIN asset_state s ON s.asset_id = cur.asset_id JOIN asset a ON a.id = s.asset_id
+  WHERE ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
+    AND ($1::bigint IS NULL OR s.asset_id > $1::bigint OR s.key COLLATE "C" > $2)
+  ORDER BY s.key COLLATE "C" LIMIT $4) p ON true`,
+      [after?.asset ?? null, after?.key ?? "", prefix ?? null, limit],
+    );
+    const page = toPage(rows, true, (row) => {
+      const r = row as unknown as { name: string; uri: string };
+      return { asset: { name: r.name, uri: r.uri } };
+    });
+    const last = rows.at(-1) as { asset_id?: string } | undefined;
+    return {
+      ...page,
+      lastSortKey: last?.asset_id ? `u\u0001${padId(last.asset_id)}\u0001${page.lastSortKey}` : null,
+      last: page.items.length === 0,
+    };
+  };
+
+  const interests: Interest[] =
+    dagId === undefined ? [{ plane: "task_all" }, { plane: "asset_all" }] : [{ plane: "task_all" }];
+  return {
+    interest: interests,
+    wants: (change) => (change.plane === "task" || dagId === undefined) && passes({ prefix }, change.key),
+    sortKey: (change) =>
+      change.plane === "task"
+        ? `t\u0001${padId(change.dagRunId!)}\u0001${change.taskId}\u0001${padMapIndex(change.mapIndex!)}\u0001${change.key}`
+        : `u\u0001${padId(change.assetId!)}\u0001${change.key}`,
+    readPage: async (afterSortKey, limit) => {
+      if (afterSortKey === TASKS_DONE) return assetPage(null, limit);
+      // Where the last page ended: in the task state of a run, or in an asset's state.
+      const [plane, id, ...rest] = (afterSortKey ?? "").split("\u0001");
+      if (afterSortKey === null || plane === "t") {
+        const page = await taskPage(
+          afterSortKey === null ? null : { run: String(BigInt(id!)), within: rest.join("\u0001") },
+          limit,
+        );
+        if (!page.last || dagId !== undefined) return page;
+        // No task state left: this page (its statement's snapshot) covers the rest of the task range.
+        return { ...page, last: false, lastSortKey: TASKS_DONE };
+      }
+      return assetPage({ asset: String(BigInt(id!)), key: rest.join("\u0001") }, limit);
+    },
+    readEntry: async (change) => {
+      if (change.plane === "asset") {
+        const [row] = await sql.query<PageRow>(
+          `SELECT '' AS snapshot, ${ENTRY}, ${WRITER} FROM asset_state s
+           WHERE s.asset_id = $1::bigint AND s.key = $2 AND ${LIVE}`,
+          [change.assetId, change.key],
+        );
+        return row ? (toPage([row], true).items[0] ?? null) : null;
+      }
+      const [row] = await sql.query<PageRow>(
+        `SELECT '' AS snapshot, ${ENTRY} FROM task_state s
+         WHERE s.dag_run_id = $1::bigint AND s.task_id = $2 AND s.map_index = $3 AND s.key = $4 AND ${LIVE}`,
+        [change.dagRunId, change.taskId, change.mapIndex, change.key],
+      );
+      return row ? (toPage([row], false).items[0] ?? null) : null;
+    },
+    whereOf: async (change) => {
+      if (change.plane === "asset") {
+        const asset = await assetOf(change.assetId!);
+        return asset ? { asset } : null;
+      }
+      const run = await runOf(change.dagRunId!);
+      if (!run || (dagId !== undefined && run.dagId !== dagId)) return null;
+      return { dagId: run.dagId, runId: run.runId, taskId: change.taskId!, mapIndex: change.mapIndex! };
+    },
+    stillValid: async () => tokenValid(),
   };
 }

@@ -6,6 +6,7 @@ import type { Context } from "../../context.ts";
 import type { AssetRef } from "../../schemas.ts";
 import {
   adminAssetWatchScope,
+  allWatchScope,
   assetWatchScope,
   type KeyFilter,
   runWatchScope,
@@ -57,6 +58,8 @@ export async function watchAsAdmin(
   const hub = await hubOf(ctx);
   const scope = input.asset
     ? await adminAssetWatchScope(ctx.db.sql, input.asset, input.prefix, ctx.tokenValid)
-    : await runWatchScope(ctx.db.sql, input.dagId!, input.runId!, input.prefix, ctx.tokenValid);
+    : input.dagId !== undefined && input.runId !== undefined
+      ? await runWatchScope(ctx.db.sql, input.dagId, input.runId, input.prefix, ctx.tokenValid)
+      : await allWatchScope(ctx.db.sql, input.dagId, input.prefix, ctx.tokenValid);
   return watchStream(hub, scope, input.lastEventId, signal);
 }

@@ -33,11 +33,14 @@ export interface SnapshotPage {
   snapshot: string;
   /** The sort key of the page's last row (where the next page starts); null when it is empty. */
   lastSortKey: string | null;
+  /** Whether this is the last page; by default, when it holds fewer rows than were asked for. */
+  last?: boolean;
 }
 
 /** What a watch stream needs to know about its scope (task state of one task, an asset's state). */
 export interface WatchScope {
-  interest: Interest;
+  /** What to register (admin.watch of everything needs a row per plane). */
+  interest: Interest | Interest[];
   /** The change is in this scope and passes the key / prefix filter. */
   wants(change: Change): boolean;
   /** Where a change's row sorts in the snapshot's pages (as lastSortKey does). */
@@ -46,8 +49,11 @@ export interface WatchScope {
   readPage(afterSortKey: string | null, limit: number): Promise<SnapshotPage>;
   /** The changed row's entry now, for a change too large to travel in its notification; null when gone. */
   readEntry(change: Change): Promise<SnapshotItem | null>;
-  /** Where the change happened, for streams that span scopes (admin.watch). */
-  whereOf?(change: Change): WatchWhere;
+  /**
+   * Where the change happened, for streams that span scopes (admin.watch); null when the change turns
+   * out not to be in the scope (a whole dag's stream hears every task state change).
+   */
+  whereOf?(change: Change): WatchWhere | null | Promise<WatchWhere | null>;
   /** Whether the stream may go on (token not expired, try not superseded, asset still active). */
   stillValid(): Promise<boolean>;
 }
@@ -108,7 +114,8 @@ export async function* watchStream(
   const startSeq = hub.seq;
   const interestId = randomUUID();
   const id = (seq: number, partial = false) => formatId({ epoch, seq, interestId, partial });
-  const plane = planeOf(scope.interest);
+  const interests = Array.isArray(scope.interest) ? scope.interest : [scope.interest];
+  const plane = planeOf(interests[0]!);
   const sent = (event: WatchEvent, eventId: string) => {
     hub.observer?.onEvent(plane, event.op);
     return tracked(eventId, event);
@@ -116,7 +123,7 @@ export async function* watchStream(
   let counted = false;
   try {
     const previous = parseEventId(lastEventId);
-    const replaced = await hub.register(interestId, scope.interest, previous ? [previous.interestId] : []);
+    const replaced = await hub.register(interestId, interests, previous ? [previous.interestId] : []);
     hub.observer?.onStream(plane, 1);
     counted = true;
     const replay =
@@ -137,7 +144,7 @@ export async function* watchStream(
       let after: string | null = null;
       for (;;) {
         const page = await scope.readPage(after, PAGE);
-        const full = page.items.length === PAGE;
+        const full = !(page.last ?? page.items.length < PAGE);
         pages.push({ upTo: full ? page.lastSortKey : null, snapshot: parseSnapshot(page.snapshot) });
         for (const item of page.items) yield sent(setEvent(item), id(startSeq, true));
         if (!full || ended) break;
@@ -208,7 +215,8 @@ async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | 
     }
     return event;
   }
-  const where = scope.whereOf?.(change);
+  const where = await scope.whereOf?.(change);
+  if (where === null) return undefined;
   if (change.op === "delete") {
     return { op: "delete", key: change.key, cause: change.cause ?? "delete", ...(where ? { where } : {}) };
   }
