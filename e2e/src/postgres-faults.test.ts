@@ -1,11 +1,11 @@
 // PostgreSQL crashing under a write load, and away at start, with the built server and workers using the
 // typed client with its default settings. On a PostgreSQL this test starts and crashes itself.
 import { signToken, tokenKeys } from "@cairn/api";
-import { createCairnClient, type WatchChange } from "@cairn/client";
+import { createCairnClient } from "@cairn/client";
 import { spawnServer, stopAllServers, TEST_JWT_SECRET } from "@cairn/server/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { canRunOwnPostgres, type OwnPostgres, startOwnPostgres } from "./own-postgres.ts";
-import { newTaskInstance, readAll, startCounter, startWriter, until } from "./workers.ts";
+import { follow, newTaskInstance, readAll, startCounter, startWriter, until } from "./workers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -146,23 +146,9 @@ describe.skipIf(!canRunOwnPostgres)("PostgreSQL faults (a PostgreSQL of the test
         backoff: { baseMs: 100, maxMs: 500 },
       });
       await cairn.set("a", 1);
-      const seen: WatchChange<number>[] = [];
-      const view = new Map<string, number>();
       const stop = new AbortController();
-      let failed: unknown;
-      const done = (async () => {
-        try {
-          for await (const change of cairn.watch<number>(undefined, { signal: stop.signal })) {
-            seen.push(change);
-            if (change.op === "reset") view.clear();
-            if (change.op === "set") view.set(change.key, change.entry.value);
-            if (change.op === "delete") view.delete(change.key);
-          }
-        } catch (error) {
-          failed = error;
-        }
-      })();
-      await expect.poll(() => seen.some((c) => c.op === "synced"), { timeout: 15_000 }).toBe(true);
+      const watcher = follow(cairn.watch<number>(undefined, { signal: stop.signal }));
+      await expect.poll(() => watcher.seen.some((c) => c.op === "synced"), { timeout: 15_000 }).toBe(true);
 
       // The LISTEN connection dies with PostgreSQL: notifications may be lost, so the stream must end.
       await pg.crash();
@@ -170,12 +156,12 @@ describe.skipIf(!canRunOwnPostgres)("PostgreSQL faults (a PostgreSQL of the test
       await pg.start();
       await cairn.set("a", 2);
       await cairn.set("b", 3);
-      await expect.poll(() => Object.fromEntries(view), { timeout: 30_000 }).toEqual({ a: 2, b: 3 });
-      expect(seen.some((c) => c.op === "reset")).toBe(true);
-      expect(failed).toBeUndefined();
+      await expect.poll(() => Object.fromEntries(watcher.view), { timeout: 30_000 }).toEqual({ a: 2, b: 3 });
+      expect(watcher.seen.some((c) => c.op === "reset")).toBe(true);
+      expect(watcher.failed).toBeUndefined();
       expect(server.output()).not.toMatch(/"level":"?(50|error)"?.*internal error/);
       stop.abort();
-      await done;
+      await watcher.done;
     } finally {
       server.child.kill("SIGTERM");
       await server.exit;

@@ -2,7 +2,7 @@
 // another (the database carries it); a watcher rides out a restart of its server and converges on what
 // was written meanwhile; SIGTERM ends open streams and exits 0 at once; 200 watchers all get a write.
 import { signToken, tokenKeys } from "@cairn/api";
-import { type CairnClient, createCairnClient, type WatchChange } from "@cairn/client";
+import { type CairnClient, createCairnClient } from "@cairn/client";
 import {
   emptyPostgresDatabase,
   freePort,
@@ -12,7 +12,7 @@ import {
   TEST_JWT_SECRET,
 } from "@cairn/server/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { adminApi, newTaskInstance } from "./workers.ts";
+import { adminApi, follow, newTaskInstance } from "./workers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -39,33 +39,6 @@ async function postgresServers(count: number) {
   const servers = ports.map(start);
   const urls = await Promise.all(servers.map((server) => server.listening()));
   return { adminToken, ports, servers, urls, start };
-}
-
-/** Reads a watch in the background; the view is each key's last value. */
-function follow<T>(changes: AsyncIterable<WatchChange<T>>) {
-  const seen: WatchChange<T>[] = [];
-  const view = new Map<string, T>();
-  let failed: unknown;
-  const done = (async () => {
-    try {
-      for await (const change of changes) {
-        seen.push(change);
-        if (change.op === "reset") view.clear();
-        if (change.op === "set") view.set(change.key, change.entry.value);
-        if (change.op === "delete") view.delete(change.key);
-      }
-    } catch (error) {
-      failed = error;
-    }
-  })();
-  return {
-    seen,
-    view,
-    done,
-    get failed() {
-      return failed;
-    },
-  };
 }
 
 const client = (url: string, token: string): CairnClient =>

@@ -1,7 +1,7 @@
 // Test-only: workers writing through the typed client while the server is stopped, killed and restarted,
 // with a record of every write the server acknowledged.
 import type { AppRouter } from "@cairn/api";
-import { type CairnClient, createCairnClient, VersionConflictError } from "@cairn/client";
+import { type CairnClient, createCairnClient, VersionConflictError, type WatchChange } from "@cairn/client";
 import { createTRPCClient, httpLink } from "@trpc/client";
 
 /** A client that rides out a restart of the server (1-2 s): network errors are retried for 30 s. */
@@ -119,4 +119,31 @@ export async function until(predicate: () => boolean, ms: number, what: string):
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Reads a watch in the background; the view is each key's last value. */
+export function follow<T>(changes: AsyncIterable<WatchChange<T>>) {
+  const seen: WatchChange<T>[] = [];
+  const view = new Map<string, T>();
+  let failed: unknown;
+  const done = (async () => {
+    try {
+      for await (const change of changes) {
+        seen.push(change);
+        if (change.op === "reset") view.clear();
+        if (change.op === "set") view.set(change.key, change.entry.value);
+        if (change.op === "delete") view.delete(change.key);
+      }
+    } catch (error) {
+      failed = error;
+    }
+  })();
+  return {
+    seen,
+    view,
+    done,
+    get failed() {
+      return failed;
+    },
+  };
 }
