@@ -4,9 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Database, Unlisten } from "@cairn/db";
 import { type Change, parseChange } from "./events.ts";
-import { type Interest, registerInterest, renewInterest, sweepInterest } from "./interest.ts";
-
-export const CHANNEL = "cairn_state";
+import { CHANNEL, type Interest, registerInterest, renewInterest, sweepInterest } from "./interest.ts";
 
 /** For metrics: streams opening and closing, and what they send, by plane. */
 export interface WatchObserver {
@@ -58,6 +56,8 @@ export class WatchHub {
   private readonly retained: Retained[] = [];
   private retainedBytes = 0;
   private readonly subscribers = new Set<Subscriber>();
+  /** Registrations waiting for their fence: resolved with the sequence number reached when it arrives. */
+  private readonly fences = new Map<string, (seq: number) => void>();
   /** Interest rows of open streams (by the stream's first row id), renewed on a timer. */
   private readonly openInterest = new Map<string, string[]>();
   private unlisten: Unlisten | undefined;
@@ -115,6 +115,12 @@ export class WatchHub {
   }
 
   private receive(payload: string): void {
+    if (payload.startsWith('{"fence"')) {
+      const id = (JSON.parse(payload) as { fence: string }).fence;
+      this.fences.get(id)?.(this.seq);
+      this.fences.delete(id);
+      return;
+    }
     let change: Change;
     try {
       change = parseChange(payload);
@@ -179,6 +185,24 @@ export class WatchHub {
       rows.map((row) => row.id),
     );
     return found;
+  }
+
+  /**
+   * Resolves with the sequence number reached when the fence of registration `id` arrives (every change
+   * committed before it has then arrived too), or undefined after `timeoutMs`. Call before registering.
+   */
+  fence(id: string, timeoutMs = 5_000): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.fences.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      timer.unref();
+      this.fences.set(id, (seq) => {
+        clearTimeout(timer);
+        resolve(seq);
+      });
+    });
   }
 
   /** The stream closed: its interest lingers (for a resume) until it expires. */

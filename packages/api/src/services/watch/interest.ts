@@ -9,6 +9,9 @@ import type { Database, SqlRunner } from "@cairn/db";
 
 export type InterestPlane = "task" | "asset";
 
+/** The channel the notify triggers write to, and registrations write their fence to. */
+export const CHANNEL = "cairn_state";
+
 /** One stream's interest. `task` without taskId covers a whole dag run; `all` every write of the plane. */
 export type Interest =
   | { plane: "task"; dagRunId: string; taskId?: string; mapIndex?: number }
@@ -78,6 +81,10 @@ export async function registerInterest(
     }
     for (const plane of new Set(rows.map((row) => planeOf(row.interest))))
       await enableWithBarrier(sql, plane);
+    // Notifications arrive in commit order: once a listener hears this fence, it has heard every change
+    // committed before this registration (a resumed stream replays up to it, then says synced).
+    if (rows[0])
+      await sql.query("SELECT pg_notify($1, $2)", [CHANNEL, JSON.stringify({ fence: rows[0].id })]);
     return found;
   });
 }

@@ -123,22 +123,34 @@ export async function* watchStream(
   let counted = false;
   try {
     const previous = parseEventId(lastEventId);
+    const fenced = previous ? hub.fence(interestId) : undefined;
     const replaced = await hub.register(interestId, interests, previous ? [previous.interestId] : []);
     hub.observer?.onStream(plane, 1);
     counted = true;
+    // A resume waits for its fence: what committed before it registered then comes before `synced`.
+    const fenceSeq = fenced ? await fenced : undefined;
     const replay =
-      previous && !previous.partial && previous.epoch === epoch && replaced.has(previous.interestId)
+      previous &&
+      !previous.partial &&
+      fenceSeq !== undefined &&
+      previous.epoch === epoch &&
+      hub.epoch === epoch &&
+      replaced.has(previous.interestId)
         ? hub.replay(previous.seq)
         : undefined;
+    let syncedSeq = startSeq;
 
     /** Per key range, the snapshot its page was read in (empty when resuming: nothing to compare). */
     const pages: { upTo: string | null; snapshot: Snapshot }[] = [];
-    if (replay) {
+    if (replay && fenceSeq !== undefined) {
+      // Up to the fence: the retained changes (the queue holds those after startSeq, taken from it).
       for (const numbered of replay) {
-        if (numbered.seq > startSeq || !scope.wants(numbered.change)) continue;
+        if (numbered.seq > fenceSeq || !scope.wants(numbered.change)) continue;
         const event = await eventOf(scope, numbered.change);
         if (event) yield sent(event, id(numbered.seq));
       }
+      while (queue[0] && queue[0].seq <= fenceSeq) queue.shift();
+      syncedSeq = fenceSeq;
     } else {
       if (lastEventId) yield sent({ op: "reset" }, id(startSeq, true));
       let after: string | null = null;
@@ -152,7 +164,7 @@ export async function* watchStream(
       }
     }
     if (ended) return;
-    yield sent({ op: "synced" }, id(startSeq));
+    yield sent({ op: "synced" }, id(syncedSeq));
 
     /** Whether the snapshot page that covered this key already holds the change. */
     const inSnapshot = (change: Change) => {
