@@ -18,7 +18,7 @@ import type { Logger } from "pino";
 import { serveApiDocs } from "./api-docs.ts";
 import type { Metrics } from "./metrics.ts";
 import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
-import { isWatchPath, serveWatch } from "./watch-sse.ts";
+import { isSubscription, serveWatch } from "./watch-sse.ts";
 
 export interface ServerOptions {
   db: Database;
@@ -187,7 +187,7 @@ function createHttpServer(
       if (req.method === "GET") {
         checkQuery(req);
         const procedure = path.slice("/trpc/".length);
-        if (isWatchPath(procedure)) {
+        if (isSubscription(procedure)) {
           void serveWatch(
             req,
             res,

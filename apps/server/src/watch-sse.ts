@@ -1,32 +1,30 @@
-// Watch streams (taskState.watch, assetState.watch, admin.watch) written straight to the socket, on
-// tRPC's SSE wire. tRPC's own producer passes every event through a ReadableStream, a TransformStream and
-// a TextEncoderStream: about 400 µs of CPU per event per stream here, so one write to 1 000 watchers cost
-// 400 ms. The procedure itself still runs through the router (createCaller: token, input validation,
-// metrics, error mapping); only the writing of its events differs. The messages are tRPC's: `connected`,
-// `id:`/`data:` per event, `ping` while idle, `return` at the end, `serialized-error` for a refusal.
+// Subscriptions (the watch procedures: taskState.watch, assetState.watch, admin.watch) written straight
+// to the socket, on tRPC's SSE wire. tRPC's own producer passes every event through a ReadableStream, a
+// TransformStream and a TextEncoderStream: about 400 µs of CPU per event per stream here, so one write to
+// 1 000 watchers cost 400 ms. The procedure itself still runs through the router (createCaller: token,
+// input validation, metrics, error mapping); only the writing of its events differs. The messages are
+// tRPC's: `connected`, `id:`/`data:` per event, `ping` while idle, `return` at the end, `serialized-error`
+// for a refusal.
 import type http from "node:http";
 import { appRouter, type Context, createCaller, streamError } from "@cairn/api";
-import {
-  getErrorShape,
-  getTRPCErrorFromUnknown,
-  isTrackedEnvelope,
-  TRPCError,
-} from "@trpc/server/unstable-core-do-not-import";
+import { getErrorShape, isTrackedEnvelope, TRPCError } from "@trpc/server/unstable-core-do-not-import";
 
-const WATCH_PROCEDURES = new Set(["taskState.watch", "assetState.watch", "admin.watch"]);
-const PING_MS = 15_000;
-const CLIENT = JSON.stringify({ reconnectAfterInactivityMs: 30_000 });
+// The router's own SSE settings (trpc.ts), which tRPC's producer would use.
+const { sse } = appRouter._def._config;
+const PING_MS = sse?.ping?.intervalMs ?? 15_000;
+const CLIENT = JSON.stringify(sse?.client ?? {});
 
-export function isWatchPath(procedure: string): boolean {
-  return WATCH_PROCEDURES.has(procedure);
+/** Whether the path names a subscription of the router (a watch procedure). */
+export function isSubscription(procedure: string): boolean {
+  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>;
+  return Object.hasOwn(procedures, procedure) && procedures[procedure]?._def.type === "subscription";
 }
 
 /** A `serialized-error` message, shaped by the router's error formatter as tRPC would. */
-function errorMessage(error: unknown, ctx: Context | undefined, path: string, input: unknown): string {
-  const trpcError = getTRPCErrorFromUnknown(error);
+function errorMessage(error: TRPCError, ctx: Context | undefined, path: string, input: unknown): string {
   const shape = getErrorShape({
     config: appRouter._def._config,
-    error: trpcError,
+    error,
     type: "subscription",
     path,
     input,
@@ -75,12 +73,14 @@ export async function serveWatch(
       input = { ...input, lastEventId };
     }
     ctx = createContext();
-    const caller = createCaller(ctx, { signal: abort.signal }) as unknown as Record<
-      string,
-      Record<string, (input: unknown) => Promise<AsyncIterable<unknown>>>
-    >;
-    const [namespace, name] = procedure.split(".") as [string, string];
-    const iterable = await caller[namespace]![name]!(input);
+    // The caller's procedure at this dotted path (`admin.watch`, `taskState.watch`).
+    const call = procedure
+      .split(".")
+      .reduce<unknown>(
+        (node, part) => (node as Record<string, unknown>)[part],
+        createCaller(ctx, { signal: abort.signal }),
+      ) as (input: unknown) => Promise<AsyncIterable<unknown>>;
+    const iterable = await call(input);
     iterator = iterable[Symbol.asyncIterator]();
     for (;;) {
       const result = await nextOrPings(iterator, res);

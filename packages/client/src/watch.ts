@@ -3,9 +3,8 @@
 // dropped connection with the last event id; when the server ends a stream (shutdown, a restart) this
 // reconnects with backoff and resumes too, and stops with a typed error when the server refuses (a newer
 // try of the task, an expired token, an asset no longer usable).
-import type { RouterInputs } from "./client.ts";
 import { type CairnError, TimeoutError, toCairnError } from "./errors.ts";
-import { type BackoffOptions, backoffDelay } from "./transport.ts";
+import { type BackoffOptions, backoffDelay, sleep } from "./transport.ts";
 
 /** An entry as a watch sends it. */
 export interface WatchedEntry<T = unknown> {
@@ -60,7 +59,7 @@ export type Subscribe = (
   },
 ) => { unsubscribe(): void };
 
-export function filterOf(target: WatchTarget): WatchFilter {
+function filterOf(target: WatchTarget): WatchFilter {
   if (target === undefined) return {};
   if (typeof target === "string") return { key: target };
   return { prefix: target.prefix };
@@ -173,19 +172,3 @@ export async function waitForEntry<T>(
     options.signal?.removeEventListener("abort", onAbort);
   }
 }
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done);
-  });
-}
-
-/** The watch procedures' inputs, for typing the subscribe functions. */
-export type TaskWatchInput = RouterInputs["taskState"]["watch"];
-export type AssetWatchInput = RouterInputs["assetState"]["watch"];

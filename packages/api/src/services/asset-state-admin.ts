@@ -13,6 +13,7 @@ import {
 } from "./state-entries.ts";
 import { describeRef } from "./task-instances.ts";
 
+/** Who wrote an asset state entry last: a task (its address) or an admin token. */
 export interface Writer {
   kind: "task" | "admin";
   dagId: string | null;
@@ -21,13 +22,29 @@ export interface Writer {
   mapIndex: number | null;
 }
 
-interface WriterRow extends PageRow {
+/** Columns of a Writer, for SELECT lists (`s` is asset_state). */
+export const WRITER_COLUMNS =
+  "s.writer_kind, s.writer_dag_id, s.writer_run_id, s.writer_task_id, s.writer_map_index";
+
+export interface WriterColumns {
   writer_kind: "task" | "admin";
   writer_dag_id: string | null;
   writer_run_id: string | null;
   writer_task_id: string | null;
   writer_map_index: number | null;
 }
+
+export function writerOf(row: WriterColumns): Writer {
+  return {
+    kind: row.writer_kind,
+    dagId: row.writer_dag_id,
+    runId: row.writer_run_id,
+    taskId: row.writer_task_id,
+    mapIndex: row.writer_map_index,
+  };
+}
+
+interface WriterRow extends PageRow, WriterColumns {}
 
 export async function listAssetStateWithWriters(
   db: Database,
@@ -45,7 +62,7 @@ export async function listAssetStateWithWriters(
     throw notFound("asset_not_found", `asset ${describeRef(input.asset)} does not exist or is inactive`);
   const rows = await db.sql.query<WriterRow>(
     withinByteBudget(
-      `SELECT ${ENTRY_COLUMNS}, s.writer_kind, s.writer_dag_id, s.writer_run_id, s.writer_task_id, s.writer_map_index
+      `SELECT ${ENTRY_COLUMNS}, ${WRITER_COLUMNS}
      FROM asset_state s
      WHERE s.asset_id = $1::bigint AND ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))
        AND ($3::text IS NULL OR s.key > $3)
@@ -63,19 +80,7 @@ export async function listAssetStateWithWriters(
   );
   const page = toPage(rows, input.limit);
   return {
-    items: page.items.map((entry, i) => {
-      const row = rows[i]!;
-      return {
-        ...entry,
-        writer: {
-          kind: row.writer_kind,
-          dagId: row.writer_dag_id,
-          runId: row.writer_run_id,
-          taskId: row.writer_task_id,
-          mapIndex: row.writer_map_index,
-        },
-      };
-    }),
+    items: page.items.map((entry, i) => ({ ...entry, writer: writerOf(rows[i]!) })),
     nextCursor: page.nextCursor,
     total: count?.total ?? 0,
   };

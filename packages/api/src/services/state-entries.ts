@@ -9,12 +9,13 @@ export interface StateEntry {
   expiresAt: string | null;
 }
 
+/** A state row as the drivers return it, or as a notification carries it (timestamps as JSON strings). */
 export interface StateRow {
   key: string;
   value: unknown;
   version: number;
-  updated_at: Date;
-  expires_at: Date | null;
+  updated_at: Date | string;
+  expires_at: Date | string | null;
 }
 
 /** Columns of a StateRow, for SELECT and RETURNING lists (`s` is the state table's alias). */

@@ -1,17 +1,12 @@
 // What a watch stream sends (spec §6), and what the database's notify triggers say (the migration
 // 20261130191413_watch): one JSON payload per written or deleted row of a watched scope.
-import type { StateEntry } from "../state-entries.ts";
+import type { Writer } from "../asset-state-admin.ts";
+import { type StateEntry, toEntry } from "../state-entries.ts";
 
 export type DeleteCause = "delete" | "clear" | "expired";
 
-/** Who wrote an asset state entry. */
-export interface AssetWriter {
-  kind: "task" | "admin";
-  dagId: string | null;
-  runId: string | null;
-  taskId: string | null;
-  mapIndex: number | null;
-}
+/** Who wrote an asset state entry (admin.assetState.list's writer). */
+export type AssetWriter = Writer;
 
 /** Where a change happened, on admin.watch streams (which can span many task namespaces). */
 export type WatchWhere =
@@ -52,19 +47,15 @@ export function parseChange(payload: string): Change {
   return { ...raw, xid: BigInt(raw.xid) };
 }
 
-/** PostgreSQL timestamps in JSON (`2026-11-30T19:14:13.123+00:00`) as the API's ISO strings. */
-export function isoOf(value: string | null | undefined): string | null {
-  return value == null ? null : new Date(value).toISOString();
-}
-
+/** A `set` change's entry; its timestamps are PostgreSQL's JSON (`2026-11-30T19:14:13.123+00:00`). */
 export function entryOf(change: Change): StateEntry {
-  return {
+  return toEntry({
     key: change.key,
     value: change.value,
     version: change.version,
-    updatedAt: isoOf(change.updatedAt) ?? new Date(0).toISOString(),
-    expiresAt: isoOf(change.expiresAt),
-  };
+    updated_at: change.updatedAt!,
+    expires_at: change.expiresAt ?? null,
+  });
 }
 
 /** A `pg_current_snapshot()`, to decide which notified changes a snapshot read already includes. */

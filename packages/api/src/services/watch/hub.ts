@@ -210,10 +210,6 @@ export class WatchHub {
     this.openInterest.delete(id);
   }
 
-  get openStreams(): number {
-    return this.subscribers.size;
-  }
-
   /** Shutdown: every stream ends after what it has queued; interest rows of this server go at once. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -29,18 +29,31 @@ export function planeOf(interest: Interest): InterestPlane {
   return interest.plane === "task" || interest.plane === "task_all" ? "task" : "asset";
 }
 
+/**
+ * The plane's barrier, inside a transaction: waits for the writes in flight and holds back new ones until
+ * commit. Self-conflicting, so registrations and sweeps of one plane take turns.
+ */
+async function lockPlane(sql: SqlRunner, plane: InterestPlane): Promise<void> {
+  await sql.query(`LOCK TABLE ${TABLE[plane]} IN SHARE ROW EXCLUSIVE MODE`);
+}
+
+async function setTriggers(sql: SqlRunner, plane: InterestPlane, on: boolean): Promise<void> {
+  for (const trigger of TRIGGERS[plane]) {
+    await sql.query(`ALTER TABLE ${TABLE[plane]} ${on ? "ENABLE" : "DISABLE"} TRIGGER ${trigger}`);
+  }
+}
+
+/** Whether any interest row (of any server) covers the plane, as $1: "task" or "asset". */
+const WATCHED_SQL = "EXISTS (SELECT 1 FROM watch_interest WHERE plane IN ($1, $1 || '_all'))";
+
 /** Takes the plane's barrier lock and makes sure its triggers are on; call inside a transaction. */
 async function enableWithBarrier(sql: SqlRunner, plane: InterestPlane): Promise<void> {
-  await sql.query(`LOCK TABLE ${TABLE[plane]} IN SHARE ROW EXCLUSIVE MODE`);
+  await lockPlane(sql, plane);
   const [row] = await sql.query<{ disabled: boolean }>(
     `SELECT bool_or(tgenabled = 'D') AS disabled FROM pg_trigger WHERE tgname = ANY($1::text[])`,
     [TRIGGERS[plane]],
   );
-  if (row?.disabled) {
-    for (const trigger of TRIGGERS[plane]) {
-      await sql.query(`ALTER TABLE ${TABLE[plane]} ENABLE TRIGGER ${trigger}`);
-    }
-  }
+  if (row?.disabled) await setTriggers(sql, plane, true);
 }
 
 /**
@@ -106,22 +119,16 @@ export async function sweepInterest(db: Database): Promise<void> {
   await db.sql.query("DELETE FROM watch_interest WHERE expires_at <= now()");
   for (const plane of ["task", "asset"] as const) {
     const [row] = await db.sql.query<{ watched: boolean; enabled: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM watch_interest WHERE plane IN ($1, $1 || '_all')) AS watched,
+      `SELECT ${WATCHED_SQL} AS watched,
               EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ANY($2::text[]) AND tgenabled <> 'D') AS enabled`,
       [plane, TRIGGERS[plane]],
     );
     if (!row || row.watched || !row.enabled) continue;
     await db.transaction(async (sql) => {
-      await sql.query(`LOCK TABLE ${TABLE[plane]} IN SHARE ROW EXCLUSIVE MODE`);
+      await lockPlane(sql, plane);
       // Checked again under the lock: a registration in between keeps the triggers on.
-      const [again] = await sql.query<{ watched: boolean }>(
-        "SELECT EXISTS (SELECT 1 FROM watch_interest WHERE plane IN ($1, $1 || '_all')) AS watched",
-        [plane],
-      );
-      if (again?.watched) return;
-      for (const trigger of TRIGGERS[plane]) {
-        await sql.query(`ALTER TABLE ${TABLE[plane]} DISABLE TRIGGER ${trigger}`);
-      }
+      const [again] = await sql.query<{ watched: boolean }>(`SELECT ${WATCHED_SQL} AS watched`, [plane]);
+      if (!again?.watched) await setTriggers(sql, plane, false);
     });
   }
 }

@@ -1,15 +1,17 @@
-// The scopes a watch stream can cover: one task's state (taskState.watch) and one asset's state
-// (assetState.watch). Each reads its snapshot in pages, each page one statement with its own
-// pg_current_snapshot(), in byte order of the keys (COLLATE "C", compared the same way in stream.ts).
+// The scopes a watch stream can cover: one task's state (taskState.watch), one asset's state
+// (assetState.watch, admin.watch), a dag run's, a dag's or all state (admin.watch). Each reads its snapshot
+// in pages, each page one statement with its own pg_current_snapshot(), in byte order of its sort key
+// (COLLATE "C" in SQL, compared as UTF-8 bytes in stream.ts).
 import type { SqlRunner } from "@cairn/db";
 import type { Principal } from "../../auth/tokens.ts";
 import { notFound } from "../../errors.ts";
 import type { AssetRef } from "../../schemas.ts";
 import { usableAssetId } from "../asset-state.ts";
-import { LIVE, type StateRow, toEntry } from "../state-entries.ts";
+import { WRITER_COLUMNS, type WriterColumns, writerOf } from "../asset-state-admin.ts";
+import { ENTRY_COLUMNS, LIVE, type StateRow, toEntry } from "../state-entries.ts";
 import { resolveTaskInstance } from "../task-instance-scope.ts";
 import { describeRef } from "../task-instances.ts";
-import type { AssetWriter, Change, WatchWhere } from "./events.ts";
+import type { Change, WatchWhere } from "./events.ts";
 import type { Interest } from "./interest.ts";
 import type { SnapshotItem, SnapshotPage, WatchScope } from "./stream.ts";
 
@@ -31,11 +33,14 @@ function keyConditions(k: string, p: string, a: string): string {
      AND ($${a}::text IS NULL OR s.key COLLATE "C" > $${a})`;
 }
 
-/** One statement: the snapshot, and the page's rows (a row of nulls when the page is empty). */
-function pageSql(from: string, columns: string, where: string, limitParam: number): string {
+/**
+ * One statement: the snapshot, and the page's rows in byte order of `order` (a row of nulls when the page
+ * is empty).
+ */
+function pageSql(from: string, columns: string, where: string, limitParam: number, order = "s.key"): string {
   return `WITH snap AS (SELECT pg_current_snapshot()::text AS snapshot)
 SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
-  SELECT ${columns} FROM ${from} WHERE ${where} ORDER BY s.key COLLATE "C" LIMIT $${limitParam}) p ON true`;
+  SELECT ${columns} FROM ${from} WHERE ${where} ORDER BY (${order}) COLLATE "C" LIMIT $${limitParam}) p ON true`;
 }
 
 type PageRow = Partial<StateRow> & {
@@ -43,15 +48,7 @@ type PageRow = Partial<StateRow> & {
   sort_key?: string;
   task_id?: string;
   map_index?: number;
-} & Partial<WriterRow>;
-
-interface WriterRow {
-  writer_kind: "task" | "admin";
-  writer_dag_id: string | null;
-  writer_run_id: string | null;
-  writer_task_id: string | null;
-  writer_map_index: number | null;
-}
+} & Partial<WriterColumns>;
 
 function toPage(rows: PageRow[], withWriter: boolean, where?: (row: PageRow) => WatchWhere): SnapshotPage {
   const items: SnapshotItem[] = [];
@@ -60,7 +57,7 @@ function toPage(rows: PageRow[], withWriter: boolean, where?: (row: PageRow) => 
     const entry = toEntry(row as StateRow);
     items.push({
       entry,
-      ...(withWriter ? { writer: writerOf(row as WriterRow) } : {}),
+      ...(withWriter ? { writer: writerOf(row as WriterColumns) } : {}),
       ...(where ? { where: where(row) } : {}),
     });
   }
@@ -72,18 +69,45 @@ function toPage(rows: PageRow[], withWriter: boolean, where?: (row: PageRow) => 
   };
 }
 
-function writerOf(row: WriterRow): AssetWriter {
-  return {
-    kind: row.writer_kind,
-    dagId: row.writer_dag_id,
-    runId: row.writer_run_id,
-    taskId: row.writer_task_id,
-    mapIndex: row.writer_map_index,
+/** The changed row's entry now, by its address (for a change too large for its notification). */
+async function readChangedEntry(sql: SqlRunner, change: Change): Promise<SnapshotItem | null> {
+  const rows =
+    change.plane === "asset"
+      ? await sql.query<PageRow>(
+          `SELECT '' AS snapshot, ${ENTRY_COLUMNS}, ${WRITER_COLUMNS} FROM asset_state s
+           WHERE s.asset_id = $1::bigint AND s.key = $2 AND ${LIVE}`,
+          [change.assetId, change.key],
+        )
+      : await sql.query<PageRow>(
+          `SELECT '' AS snapshot, ${ENTRY_COLUMNS} FROM task_state s
+           WHERE s.dag_run_id = $1::bigint AND s.task_id = $2 AND s.map_index = $3 AND s.key = $4 AND ${LIVE}`,
+          [change.dagRunId, change.taskId, change.mapIndex, change.key],
+        );
+  return toPage(rows, change.plane === "asset").items[0] ?? null;
+}
+
+/** Looks ids up once (dag runs, assets, for `where`); forgets everything past 10 000 of them. */
+function cachedLookup<T>(load: (id: string) => Promise<T | null>): (id: string) => Promise<T | null> {
+  const known = new Map<string, T | null>();
+  return async (id) => {
+    if (!known.has(id)) {
+      const found = await load(id);
+      if (known.size >= 10_000) known.clear();
+      known.set(id, found);
+    }
+    return known.get(id) ?? null;
   };
 }
 
-const ENTRY = "s.key, s.value, s.version, s.updated_at, s.expires_at";
-const WRITER = "s.writer_kind, s.writer_dag_id, s.writer_run_id, s.writer_task_id, s.writer_map_index";
+/** A bigint id as a fixed-width string, so that ids sort as strings the way they sort as numbers. */
+const padId = (id: string) => id.padStart(20, "0");
+/** Within one dag run: task, map index (fixed width, so the strings sort as the numbers) and key. */
+const runSortKey = (taskId: string, mapIndex: number, key: string) =>
+  `${taskId}\u0001${String(mapIndex + 2147483648).padStart(10, "0")}\u0001${key}`;
+/** runSortKey in SQL. */
+const RUN_SORT_SQL = `s.task_id || chr(1) || lpad((s.map_index::bigint + 2147483648)::text, 10, '0') || chr(1) || s.key`;
+/** A sort key past every task state key: the asset pages start after it. */
+const TASKS_DONE = "t\u0001~";
 
 /** taskState.watch: the task state of a task instance's task (resolved now: unknown or superseded throws). */
 export async function taskWatchScope(
@@ -94,14 +118,14 @@ export async function taskWatchScope(
 ): Promise<WatchScope> {
   const ns = await resolveTaskInstance(sql, taskInstanceId);
   const where = `s.dag_run_id = $1::bigint AND s.task_id = $2 AND s.map_index = $3 AND ${LIVE} AND ${keyConditions("4", "5", "6")}`;
-  const read = async (key: string | null, prefix: string | null, after: string | null, limit: number) =>
+  const read = async (after: string | null, limit: number) =>
     toPage(
-      await sql.query<PageRow>(pageSql("task_state s", ENTRY, where, 7), [
+      await sql.query<PageRow>(pageSql("task_state s", ENTRY_COLUMNS, where, 7), [
         ns.dagRunId,
         ns.taskId,
         ns.mapIndex,
-        key,
-        prefix,
+        filter.key ?? null,
+        filter.prefix ?? null,
         after,
         limit,
       ]),
@@ -116,8 +140,8 @@ export async function taskWatchScope(
       change.mapIndex === ns.mapIndex &&
       passes(filter, change.key),
     sortKey: (change) => change.key,
-    readPage: (after, limit) => read(filter.key ?? null, filter.prefix ?? null, after, limit),
-    readEntry: async (change) => (await read(change.key, null, null, 1)).items[0] ?? null,
+    readPage: read,
+    readEntry: (change) => readChangedEntry(sql, change),
     stillValid: async () =>
       tokenValid() &&
       resolveTaskInstance(sql, taskInstanceId).then(
@@ -135,13 +159,13 @@ function assetScope(
   where?: WatchWhere,
 ): Omit<WatchScope, "stillValid"> {
   const conditions = `s.asset_id = $1::bigint AND ${LIVE} AND ${keyConditions("2", "3", "4")}`;
-  const columns = `${ENTRY}, ${WRITER}`;
-  const read = async (key: string | null, prefix: string | null, after: string | null, limit: number) =>
+  const columns = `${ENTRY_COLUMNS}, ${WRITER_COLUMNS}`;
+  const read = async (after: string | null, limit: number) =>
     toPage(
       await sql.query<PageRow>(pageSql("asset_state s", columns, conditions, 5), [
         assetId,
-        key,
-        prefix,
+        filter.key ?? null,
+        filter.prefix ?? null,
         after,
         limit,
       ]),
@@ -153,8 +177,8 @@ function assetScope(
     wants: (change: Change) =>
       change.plane === "asset" && change.assetId === assetId && passes(filter, change.key),
     sortKey: (change) => change.key,
-    readPage: (after, limit) => read(filter.key ?? null, filter.prefix ?? null, after, limit),
-    readEntry: async (change) => (await read(change.key, null, null, 1)).items[0] ?? null,
+    readPage: read,
+    readEntry: (change) => readChangedEntry(sql, change),
     ...(where ? { whereOf: () => where } : {}),
   };
 }
@@ -222,58 +246,30 @@ export async function runWatchScope(
     )[0];
   const run = await found();
   if (!run) throw notFound("dag_run_not_found", `dag run ${dagId}/${runId} does not exist`);
-  const sortSql = `s.task_id || chr(1) || lpad((s.map_index::bigint + 2147483648)::text, 10, '0') || chr(1) || s.key`;
-  const sortKey = (taskId: string, mapIndex: number, key: string) =>
-    `${taskId}\u0001${String(mapIndex + 2147483648).padStart(10, "0")}\u0001${key}`;
-  const read = async (
-    task: { taskId: string; mapIndex: number; key: string } | null,
-    after: string | null,
-    limit: number,
-  ) =>
-    toPage(
-      await sql.query<PageRow>(
-        `WITH snap AS (SELECT pg_current_snapshot()::text AS snapshot)
-SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
-  SELECT ${ENTRY}, s.task_id, s.map_index, ${sortSql} AS sort_key FROM task_state s
-  WHERE s.dag_run_id = $1::bigint AND ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))
-    AND ($3::text IS NULL OR (${sortSql}) COLLATE "C" > $3)
-    AND ($5::text IS NULL OR (s.task_id = $5 AND s.map_index = $6 AND s.key = $7))
-  ORDER BY (${sortSql}) COLLATE "C" LIMIT $4) p ON true`,
-        [
-          run.id,
-          prefix ?? null,
-          after,
-          limit,
-          task?.taskId ?? null,
-          task?.mapIndex ?? null,
-          task?.key ?? null,
-        ],
-      ),
-      false,
-      (row) => ({ dagId, runId, taskId: row.task_id!, mapIndex: row.map_index! }),
-    );
+  const where = `s.dag_run_id = $1::bigint AND ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))
+    AND ($3::text IS NULL OR (${RUN_SORT_SQL}) COLLATE "C" > $3)`;
+  const columns = `${ENTRY_COLUMNS}, s.task_id, s.map_index, ${RUN_SORT_SQL} AS sort_key`;
   return {
     interest: { plane: "task", dagRunId: run.id },
     wants: (change) =>
       change.plane === "task" && change.dagRunId === run.id && passes({ prefix }, change.key),
-    sortKey: (change) => sortKey(change.taskId!, change.mapIndex!, change.key),
-    readPage: (after, limit) => read(null, after, limit),
-    readEntry: async (change) =>
-      (await read({ taskId: change.taskId!, mapIndex: change.mapIndex!, key: change.key }, null, 1))
-        .items[0] ?? null,
+    sortKey: (change) => runSortKey(change.taskId!, change.mapIndex!, change.key),
+    readPage: async (after, limit) =>
+      toPage(
+        await sql.query<PageRow>(pageSql("task_state s", columns, where, 4, RUN_SORT_SQL), [
+          run.id,
+          prefix ?? null,
+          after,
+          limit,
+        ]),
+        false,
+        (row) => ({ dagId, runId, taskId: row.task_id!, mapIndex: row.map_index! }),
+      ),
+    readEntry: (change) => readChangedEntry(sql, change),
     whereOf: (change) => ({ dagId, runId, taskId: change.taskId!, mapIndex: change.mapIndex! }),
     stillValid: async () => tokenValid() && (await found())?.id === run.id,
   };
 }
-
-/** A sort key past every task state key: the asset pages start after it. */
-const TASKS_DONE = "t\u0001~";
-
-/** A bigint id as a fixed-width string, so that ids sort as strings the way they sort as numbers. */
-const padId = (id: string) => id.padStart(20, "0");
-const padMapIndex = (mapIndex: number) => String(mapIndex + 2147483648).padStart(10, "0");
-/** Within one dag run (or asset), in SQL: the same strings as padMapIndex and the key. */
-const RUN_SORT_SQL = `s.task_id || chr(1) || lpad((s.map_index::bigint + 2147483648)::text, 10, '0') || chr(1) || s.key`;
 
 /**
  * admin.watch of a whole dag (`dagId`) or of everything: task state of every run (of that dag), then, for
@@ -287,30 +283,21 @@ export async function allWatchScope(
   prefix: string | undefined,
   tokenValid: () => boolean,
 ): Promise<WatchScope> {
-  const runs = new Map<string, { dagId: string; runId: string } | null>();
-  const assets = new Map<string, { name: string; uri: string } | null>();
-  const runOf = async (id: string) => {
-    if (!runs.has(id)) {
-      const [row] = await sql.query<{ dag_id: string; run_id: string }>(
-        "SELECT dag_id, run_id FROM dag_run WHERE id = $1::bigint",
-        [id],
-      );
-      if (runs.size > 10_000) runs.clear();
-      runs.set(id, row ? { dagId: row.dag_id, runId: row.run_id } : null);
-    }
-    return runs.get(id) ?? null;
-  };
-  const assetOf = async (id: string) => {
-    if (!assets.has(id)) {
-      const [row] = await sql.query<{ name: string; uri: string }>(
-        "SELECT name, uri FROM asset WHERE id = $1::bigint",
-        [id],
-      );
-      if (assets.size > 10_000) assets.clear();
-      assets.set(id, row ?? null);
-    }
-    return assets.get(id) ?? null;
-  };
+  const runOf = cachedLookup(async (id) => {
+    const [row] = await sql.query<{ dag_id: string; run_id: string }>(
+      "SELECT dag_id, run_id FROM dag_run WHERE id = $1::bigint",
+      [id],
+    );
+    return row ? { dagId: row.dag_id, runId: row.run_id } : null;
+  });
+  const assetOf = cachedLookup(
+    async (id) =>
+      (
+        await sql.query<{ name: string; uri: string }>("SELECT name, uri FROM asset WHERE id = $1::bigint", [
+          id,
+        ])
+      )[0] ?? null,
+  );
 
   const taskPage = async (
     after: { run: string; within: string } | null,
@@ -326,7 +313,7 @@ cur AS (
     AND ($4::text IS NULL OR s.dag_run_id IN (SELECT id FROM dag_run WHERE dag_id = $4))
   ORDER BY s.dag_run_id LIMIT 1)
 SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
-  SELECT ${ENTRY}, s.task_id, s.map_index, s.dag_run_id::text, r.dag_id, r.run_id, ${RUN_SORT_SQL} AS sort_key
+  SELECT ${ENTRY_COLUMNS}, s.task_id, s.map_index, s.dag_run_id::text, r.dag_id, r.run_id, ${RUN_SORT_SQL} AS sort_key
   FROM cur JOIN task_state s ON s.dag_run_id = cur.dag_run_id JOIN dag_run r ON r.id = s.dag_run_id
   WHERE ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
     AND ($1::bigint IS NULL OR s.dag_run_id > $1::bigint OR (${RUN_SORT_SQL}) COLLATE "C" > $2)
@@ -357,7 +344,7 @@ cur AS (
     AND ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
   ORDER BY s.asset_id LIMIT 1)
 SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
-  SELECT ${ENTRY}, ${WRITER}, s.asset_id::text, a.name, a.uri
+  SELECT ${ENTRY_COLUMNS}, ${WRITER_COLUMNS}, s.asset_id::text, a.name, a.uri
   FROM cur JOIN asset_state s ON s.asset_id = cur.asset_id JOIN asset a ON a.id = s.asset_id
   WHERE ${LIVE} AND ($3::text IS NULL OR starts_with(s.key, $3))
     AND ($1::bigint IS NULL OR s.asset_id > $1::bigint OR s.key COLLATE "C" > $2)
@@ -383,7 +370,7 @@ SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
     wants: (change) => (change.plane === "task" || dagId === undefined) && passes({ prefix }, change.key),
     sortKey: (change) =>
       change.plane === "task"
-        ? `t\u0001${padId(change.dagRunId!)}\u0001${change.taskId}\u0001${padMapIndex(change.mapIndex!)}\u0001${change.key}`
+        ? `t\u0001${padId(change.dagRunId!)}\u0001${runSortKey(change.taskId!, change.mapIndex!, change.key)}`
         : `u\u0001${padId(change.assetId!)}\u0001${change.key}`,
     readPage: async (afterSortKey, limit) => {
       if (afterSortKey === TASKS_DONE) return assetPage(null, limit);
@@ -400,22 +387,7 @@ SELECT snap.snapshot, p.* FROM snap LEFT JOIN LATERAL (
       }
       return assetPage({ asset: String(BigInt(id!)), key: rest.join("\u0001") }, limit);
     },
-    readEntry: async (change) => {
-      if (change.plane === "asset") {
-        const [row] = await sql.query<PageRow>(
-          `SELECT '' AS snapshot, ${ENTRY}, ${WRITER} FROM asset_state s
-           WHERE s.asset_id = $1::bigint AND s.key = $2 AND ${LIVE}`,
-          [change.assetId, change.key],
-        );
-        return row ? (toPage([row], true).items[0] ?? null) : null;
-      }
-      const [row] = await sql.query<PageRow>(
-        `SELECT '' AS snapshot, ${ENTRY} FROM task_state s
-         WHERE s.dag_run_id = $1::bigint AND s.task_id = $2 AND s.map_index = $3 AND s.key = $4 AND ${LIVE}`,
-        [change.dagRunId, change.taskId, change.mapIndex, change.key],
-      );
-      return row ? (toPage([row], false).items[0] ?? null) : null;
-    },
+    readEntry: (change) => readChangedEntry(sql, change),
     whereOf: async (change) => {
       if (change.plane === "asset") {
         const asset = await assetOf(change.assetId!);

@@ -70,7 +70,7 @@ function formatId(id: EventId): string {
   return `${id.epoch}.${id.seq}.${id.interestId}${id.partial ? ".s" : ""}`;
 }
 
-export function parseEventId(text: string | null | undefined): EventId | undefined {
+function parseEventId(text: string | null | undefined): EventId | undefined {
   const match = /^([0-9a-f]{8})\.(\d+)\.([0-9a-f-]{36})(\.s)?$/.exec(text ?? "");
   if (!match) return undefined;
   return { epoch: match[1]!, seq: Number(match[2]), interestId: match[3]!, partial: match[4] !== undefined };
@@ -140,8 +140,11 @@ export async function* watchStream(
         : undefined;
     let syncedSeq = startSeq;
 
-    /** Per key range, the snapshot its page was read in (empty when resuming: nothing to compare). */
-    const pages: { upTo: string | null; snapshot: Snapshot }[] = [];
+    /**
+     * Per sort key range (up to `upTo`, as UTF-8 bytes; null: to the end), the snapshot its page was read
+     * in. Empty when resuming: nothing to compare.
+     */
+    const pages: { upTo: Buffer | null; snapshot: Snapshot }[] = [];
     if (replay && fenceSeq !== undefined) {
       // Up to the fence: the retained changes (the queue holds those after startSeq, taken from it).
       for (const numbered of replay) {
@@ -157,7 +160,10 @@ export async function* watchStream(
       for (;;) {
         const page = await scope.readPage(after, PAGE);
         const full = !(page.last ?? page.items.length < PAGE);
-        pages.push({ upTo: full ? page.lastSortKey : null, snapshot: parseSnapshot(page.snapshot) });
+        pages.push({
+          upTo: full && page.lastSortKey !== null ? Buffer.from(page.lastSortKey) : null,
+          snapshot: parseSnapshot(page.snapshot),
+        });
         for (const item of page.items) yield sent(setEvent(item), id(startSeq, true));
         if (!full || ended) break;
         after = page.lastSortKey;
@@ -168,8 +174,9 @@ export async function* watchStream(
 
     /** Whether the snapshot page that covered this key already holds the change. */
     const inSnapshot = (change: Change) => {
+      if (pages.length === 0) return false;
       const key = Buffer.from(scope.sortKey(change));
-      const page = pages.find((p) => p.upTo === null || Buffer.compare(key, Buffer.from(p.upTo)) <= 0);
+      const page = pages.find((p) => p.upTo === null || Buffer.compare(key, p.upTo) <= 0);
       return page !== undefined && visibleIn(page.snapshot, change.xid);
     };
     let nextCheck = Date.now() + hub.options.validityCheckMs;
@@ -186,10 +193,15 @@ export async function* watchStream(
         if (!(await scope.stillValid())) return;
         nextCheck = Date.now() + hub.options.validityCheckMs;
       }
+      // Woken by a change (or the end), or at the next validity check; the timer goes either way, so a
+      // busy stream does not pile up timers.
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, Math.max(0, nextCheck - Date.now())).unref();
+        timer = setTimeout(resolve, Math.max(0, nextCheck - Date.now()));
+        timer.unref();
       });
+      clearTimeout(timer);
     }
   } finally {
     if (counted) hub.observer?.onStream(plane, -1);
@@ -199,7 +211,10 @@ export async function* watchStream(
   }
 }
 
-function setEvent(item: SnapshotItem): WatchEvent {
+/** The events that carry a key (and, on admin.watch, `where`). */
+type KeyEvent = Extract<WatchEvent, { key: string }>;
+
+function setEvent(item: SnapshotItem): KeyEvent {
   return {
     op: "set",
     key: item.entry.key,
@@ -209,37 +224,36 @@ function setEvent(item: SnapshotItem): WatchEvent {
   };
 }
 
+/** A change as an event, without `where`. */
+function plainEvent(change: Change): KeyEvent {
+  return change.op === "delete"
+    ? { op: "delete", key: change.key, cause: change.cause ?? "delete" }
+    : setEvent({ entry: entryOf(change), ...(change.writer ? { writer: change.writer } : {}) });
+}
+
 /**
  * One event object per change for every stream without `where` (all but admin.watch): a write watched by
  * 1 000 streams builds its event once, and the SSE writer serializes it once (it caches by object).
  */
-const shared = new WeakMap<Change, WatchEvent>();
+const shared = new WeakMap<Change, KeyEvent>();
 
 async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | undefined> {
-  if (!scope.whereOf && !change.big) {
+  const big = change.op === "set" && change.big;
+  if (!scope.whereOf && !big) {
     let event = shared.get(change);
     if (!event) {
-      event =
-        change.op === "delete"
-          ? { op: "delete", key: change.key, cause: change.cause ?? "delete" }
-          : setEvent({ entry: entryOf(change), ...(change.writer ? { writer: change.writer } : {}) });
+      event = plainEvent(change);
       shared.set(change, event);
     }
     return event;
   }
   const where = await scope.whereOf?.(change);
   if (where === null) return undefined;
-  if (change.op === "delete") {
-    return { op: "delete", key: change.key, cause: change.cause ?? "delete", ...(where ? { where } : {}) };
-  }
-  if (change.big) {
+  if (big) {
     const item = await scope.readEntry(change);
     // Gone again: its delete follows in the stream.
     return item ? setEvent({ ...item, ...(where ? { where } : {}) }) : undefined;
   }
-  return setEvent({
-    entry: entryOf(change),
-    ...(change.writer ? { writer: change.writer } : {}),
-    ...(where ? { where } : {}),
-  });
+  const event = plainEvent(change);
+  return where ? { ...event, where } : event;
 }
