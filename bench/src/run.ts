@@ -577,7 +577,7 @@ async function main(): Promise<void> {
       `  median ratio to dropped: disabled ${pct(watched.ratios.disabled)}, 100 watchers ${pct(watched.ratios.watched)}, slow watcher ${pct(watched.ratios.slowWatcher)}`,
     );
     out(
-      `  W10: ${watched.w10.watchers} watchers, ${watched.w10.rssPerWatcherKb.toFixed(1)} KB of server RSS each; ${watched.w10.writes} writes reached all: p50 ${watched.w10.p50Ms.toFixed(1)} ms, p99 ${watched.w10.p99Ms.toFixed(1)} ms, max ${watched.w10.maxMs.toFixed(1)} ms; CPU per write: server ${watched.w10.serverCpuMsPerWrite.toFixed(1)} ms, load generator ${watched.w10.generatorCpuMsPerWrite.toFixed(1)} ms`,
+      `  W10: ${watched.w10.watchers} watchers, ${watched.w10.rssPerWatcherKb.toFixed(1)} KB of server RSS each, all open and synced in ${watched.w10.openAllMs.toFixed(0)} ms; ${watched.w10.writes} writes reached all: p50 ${watched.w10.p50Ms.toFixed(1)} ms, p99 ${watched.w10.p99Ms.toFixed(1)} ms, max ${watched.w10.maxMs.toFixed(1)} ms; CPU per write: server ${watched.w10.serverCpuMsPerWrite.toFixed(1)} ms, load generator ${watched.w10.generatorCpuMsPerWrite.toFixed(1)} ms`,
     );
     checks.push(
       {

@@ -65,11 +65,20 @@ export function createMetrics(): Metrics {
     labelNames: ["plane"],
     registers: [registry],
   });
+  // Counted in plain numbers and handed to prom-client when scraped: one write to 1 000 watchers is
+  // 1 000 events, and prom-client hashes the labels on every inc.
+  const pendingEvents = new Map<string, { labels: { plane: string; op: string }; count: number }>();
   const watchEvents = new Counter({
     name: "cairn_watch_events_total",
     help: "Events sent on watch streams, by plane and op (set, delete, synced, reset)",
     labelNames: ["plane", "op"],
     registers: [registry],
+    collect() {
+      for (const pending of pendingEvents.values()) {
+        if (pending.count > 0) this.inc(pending.labels, pending.count);
+        pending.count = 0;
+      }
+    },
   });
   const watchResets = new Counter({
     name: "cairn_watch_resets_total",
@@ -105,7 +114,10 @@ export function createMetrics(): Metrics {
       watchStreams.inc({ plane }, delta);
     },
     onEvent(plane, op) {
-      watchEvents.inc({ plane, op });
+      const key = `${plane} ${op}`;
+      const pending = pendingEvents.get(key);
+      if (pending) pending.count++;
+      else pendingEvents.set(key, { labels: { plane, op }, count: 1 });
       if (op === "reset") watchResets.inc({ plane });
     },
   };

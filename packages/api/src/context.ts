@@ -6,6 +6,7 @@ import { verifyTokenCached } from "./auth/token-cache.ts";
 import type { Principal, TokenKeys } from "./auth/tokens.ts";
 import { DomainError } from "./errors.ts";
 import type { WatchHub } from "./services/watch/hub.ts";
+import type { WatchWriter } from "./services/watch/stream.ts";
 
 export interface ApiConfig {
   tokenKeys: TokenKeys;
@@ -67,6 +68,8 @@ export interface Context {
   config: ApiConfig;
   /** Live changes for watch streams; absent where nothing serves them (a plain createCaller). */
   watch?: WatchHub | undefined;
+  /** Set by the SSE writer: live watch events go straight to the client (see WatchWriter). */
+  watchWriter?: WatchWriter | undefined;
   /** False once the caller's token has expired (a watch stream then ends). */
   tokenValid(): boolean;
   observer?: CallObserver | undefined;

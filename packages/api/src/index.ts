@@ -24,3 +24,4 @@ export { type AppRouter, appRouter, createCaller } from "./root.ts";
 export { MAX_KEY_LENGTH } from "./schemas.ts";
 export { type CleanupCounts, deleteExpired, previewExpired } from "./services/cleanup.ts";
 export { WatchHub, type WatchHubOptions, type WatchObserver } from "./services/watch/hub.ts";
+export type { WatchWriter } from "./services/watch/stream.ts";

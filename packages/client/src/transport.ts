@@ -79,7 +79,7 @@ export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClien
           },
         }),
         false: splitLink({
-          condition: (op) => op.type === "mutation" && Buffer.byteLength(JSON.stringify(op.input)) > alone,
+          condition: (op) => op.type === "mutation" && utf8Bytes(JSON.stringify(op.input)) > alone,
           true: httpLink(http),
           false: httpBatchLink({ ...http, maxURLLength: options.maxURLLength ?? 8000, maxItems }),
         }),
@@ -229,4 +229,11 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+const encoder = new TextEncoder();
+
+/** A string's length in UTF-8 bytes (no Buffer: the client runs in browsers too). */
+function utf8Bytes(text: string): number {
+  return encoder.encode(text).byteLength;
 }

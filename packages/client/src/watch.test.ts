@@ -49,7 +49,8 @@ describeEachDatabase("client watch", (getDb) => {
     const all = reader(cairn.watch<string>(undefined, { signal: stop.signal }));
     for (const r of [one, some, all]) await r.until((c) => c.op === "synced");
     await cairn.set("jobs/1", "running");
-    await cairn.set("jobs/2", "queued");
+    // Not ASCII: each SSE message is a chunk whose length counts UTF-8 bytes.
+    await cairn.set("jobs/2", "queued ✓ 待機");
     await cairn.set("other", "x");
     await cairn.delete("jobs/1");
     await all.until((c) => c.op === "delete");
@@ -75,7 +76,7 @@ describeEachDatabase("client watch", (getDb) => {
       "set jobs/1=queued",
       "synced",
       "set jobs/1=running",
-      "set jobs/2=queued",
+      "set jobs/2=queued ✓ 待機",
       "delete jobs/1 (delete)",
     ]);
     expect(brief(all.seen)).toContain("set other=x");

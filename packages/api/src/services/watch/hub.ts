@@ -16,8 +16,9 @@ export interface WatchHubOptions {
   /** Changes kept for resuming streams, at most (count and bytes of payload). */
   replayEvents?: number;
   replayBytes?: number;
-  /** Changes a stream may have waiting for its client before it is ended (it resumes or resets). */
+  /** Changes (count, and bytes of payload) a stream may have waiting for its client before it is ended (it resumes or resets). */
   streamBacklog?: number;
+  streamBacklogBytes?: number;
   /** How long a closed stream's interest lingers, so a reconnect can resume; also the renewal horizon. */
   lingerSeconds?: number;
   renewEveryMs?: number;
@@ -32,6 +33,8 @@ export interface WatchHubOptions {
 export interface Numbered {
   seq: number;
   change: Change;
+  /** The notification's length: what keeping the change costs, roughly. */
+  bytes: number;
 }
 
 /** What a stream registers with the hub: which changes it wants, and where to put them. */
@@ -42,10 +45,6 @@ export interface Subscriber {
   end(reason: "shutdown" | "listener_lost"): void;
 }
 
-interface Retained extends Numbered {
-  bytes: number;
-}
-
 export class WatchHub {
   readonly serverId = randomUUID();
   readonly options: Required<Omit<WatchHubOptions, "onError" | "observer">>;
@@ -53,7 +52,7 @@ export class WatchHub {
   /** Changes up to here have been handed out; a new listening session starts a new epoch. */
   seq = 0;
   epoch = randomUUID().slice(0, 8);
-  private readonly retained: Retained[] = [];
+  private readonly retained: Numbered[] = [];
   private retainedBytes = 0;
   private readonly subscribers = new Set<Subscriber>();
   /** Registrations waiting for their fence: resolved with the sequence number reached when it arrives. */
@@ -74,6 +73,7 @@ export class WatchHub {
       replayEvents: options.replayEvents ?? 10_000,
       replayBytes: options.replayBytes ?? 16 * 1024 * 1024,
       streamBacklog: options.streamBacklog ?? 10_000,
+      streamBacklogBytes: options.streamBacklogBytes ?? 8 * 1024 * 1024,
       lingerSeconds: options.lingerSeconds ?? 60,
       renewEveryMs: options.renewEveryMs ?? 15_000,
       sweepEveryMs: options.sweepEveryMs ?? 30_000,
@@ -128,14 +128,14 @@ export class WatchHub {
       this.onError(error, "parsing a change notification");
       return;
     }
-    const numbered = { seq: ++this.seq, change };
-    this.retain({ ...numbered, bytes: payload.length });
+    const numbered = { seq: ++this.seq, change, bytes: payload.length };
+    this.retain(numbered);
     for (const subscriber of this.subscribers) {
       if (subscriber.wants(change)) subscriber.push(numbered);
     }
   }
 
-  private retain(entry: Retained): void {
+  private retain(entry: Numbered): void {
     this.retained.push(entry);
     this.retainedBytes += entry.bytes;
     while (

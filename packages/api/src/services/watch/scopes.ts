@@ -15,6 +15,28 @@ import type { Change, WatchWhere } from "./events.ts";
 import type { Interest } from "./interest.ts";
 import type { SnapshotItem, SnapshotPage, WatchScope } from "./stream.ts";
 
+/**
+ * A check of a scope's existence shared by the streams on it for a second: each stream checks every few
+ * seconds, and 1 000 watchers of one task would otherwise query 200 times a second.
+ */
+const recentChecks = new WeakMap<SqlRunner, Map<string, { until: number; valid: Promise<boolean> }>>();
+const SHARED_CHECK_MS = 1_000;
+
+function sharedCheck(sql: SqlRunner, key: string, check: () => Promise<boolean>): Promise<boolean> {
+  let checks = recentChecks.get(sql);
+  if (!checks) {
+    checks = new Map();
+    recentChecks.set(sql, checks);
+  }
+  const now = Date.now();
+  const recent = checks.get(key);
+  if (recent && recent.until > now) return recent.valid;
+  for (const [k, c] of checks) if (c.until <= now) checks.delete(k);
+  const valid = check().catch(() => false);
+  checks.set(key, { until: now + SHARED_CHECK_MS, valid });
+  return valid;
+}
+
 /** Exactly one of them, or neither (every key of the scope). */
 export interface KeyFilter {
   key?: string | undefined;
@@ -144,9 +166,8 @@ export async function taskWatchScope(
     readEntry: (change) => readChangedEntry(sql, change),
     stillValid: async () =>
       tokenValid() &&
-      resolveTaskInstance(sql, taskInstanceId).then(
-        () => true,
-        () => false,
+      sharedCheck(sql, `task ${taskInstanceId}`, () =>
+        resolveTaskInstance(sql, taskInstanceId).then(() => true),
       ),
   };
 }
@@ -196,9 +217,10 @@ export async function assetWatchScope(
     ...assetScope(sql, assetId, filter),
     stillValid: async () =>
       tokenValid() &&
-      usableAssetId(sql, principal, ref).then(
-        (id) => id === assetId,
-        () => false,
+      sharedCheck(
+        sql,
+        `asset ${principal.scope === "execution" ? principal.taskInstanceId : "admin"} ${JSON.stringify(ref)}`,
+        () => usableAssetId(sql, principal, ref).then((id) => id === assetId),
       ),
   };
 }
@@ -222,7 +244,9 @@ export async function adminAssetWatchScope(
   if (!asset) throw notFound("asset_not_found", `asset ${describeRef(ref)} does not exist`);
   return {
     ...assetScope(sql, asset.id, { prefix }, { asset: { name: asset.name, uri: asset.uri } }),
-    stillValid: async () => tokenValid() && (await found())?.id === asset.id,
+    stillValid: async () =>
+      tokenValid() &&
+      sharedCheck(sql, `admin asset ${JSON.stringify(ref)}`, async () => (await found())?.id === asset.id),
   };
 }
 
@@ -267,7 +291,9 @@ export async function runWatchScope(
       ),
     readEntry: (change) => readChangedEntry(sql, change),
     whereOf: (change) => ({ dagId, runId, taskId: change.taskId!, mapIndex: change.mapIndex! }),
-    stillValid: async () => tokenValid() && (await found())?.id === run.id,
+    stillValid: async () =>
+      tokenValid() &&
+      sharedCheck(sql, `run ${JSON.stringify([dagId, runId])}`, async () => (await found())?.id === run.id),
   };
 }
 

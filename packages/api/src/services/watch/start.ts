@@ -30,7 +30,7 @@ export async function watchTaskState(
 ) {
   const hub = await hubOf(ctx);
   const scope = await taskWatchScope(ctx.db.sql, input.taskInstanceId, input, ctx.tokenValid);
-  return watchStream(hub, scope, input.lastEventId, signal);
+  return watchStream(hub, scope, input.lastEventId, signal, ctx.watchWriter);
 }
 
 export async function watchAssetState(
@@ -41,7 +41,7 @@ export async function watchAssetState(
 ) {
   const hub = await hubOf(ctx);
   const scope = await assetWatchScope(ctx.db.sql, principal, input.asset, input, ctx.tokenValid);
-  return watchStream(hub, scope, input.lastEventId, signal);
+  return watchStream(hub, scope, input.lastEventId, signal, ctx.watchWriter);
 }
 
 export async function watchAsAdmin(
@@ -61,5 +61,5 @@ export async function watchAsAdmin(
     : input.dagId !== undefined && input.runId !== undefined
       ? await runWatchScope(ctx.db.sql, input.dagId, input.runId, input.prefix, ctx.tokenValid)
       : await allWatchScope(ctx.db.sql, input.dagId, input.prefix, ctx.tokenValid);
-  return watchStream(hub, scope, input.lastEventId, signal);
+  return watchStream(hub, scope, input.lastEventId, signal, ctx.watchWriter);
 }

@@ -78,26 +78,55 @@ function parseEventId(text: string | null | undefined): EventId | undefined {
 
 const PAGE = 500;
 
+/**
+ * Writes a live event to the client at once; false when the client's buffer is full (or it is gone).
+ * The SSE writer passes one so that a change reaches 1 000 streams from the hub's loop, without a trip
+ * through each stream's iterator (two promise hops per stream and event); the iterator still carries the
+ * snapshot, everything that needs a read, and everything while the client's buffer is full.
+ */
+export type WatchWriter = (eventId: string, event: WatchEvent) => boolean;
+
 export async function* watchStream(
   hub: WatchHub,
   scope: WatchScope,
   lastEventId: string | null | undefined,
   signal: AbortSignal | undefined,
+  writer?: WatchWriter,
 ): AsyncGenerator<TrackedEnvelope<WatchEvent>, void, unknown> {
   await hub.ready();
   const queue: Numbered[] = [];
+  let queuedBytes = 0;
+  const take = () => {
+    const numbered = queue.shift();
+    if (numbered) queuedBytes -= numbered.bytes;
+    return numbered;
+  };
   let ended: string | undefined;
   let wake: (() => void) | undefined;
+  /**
+   * Set (live phase) while the iterator waits with nothing queued and its consumer has asked for more:
+   * a change may then be written straight away. Anything that wakes the iterator clears it, so later
+   * changes queue behind what it is about to do, in order.
+   */
+  let writeDirectly: ((numbered: Numbered) => boolean) | undefined;
   const notify = () => {
+    writeDirectly = undefined;
     wake?.();
     wake = undefined;
   };
   const unsubscribe = hub.subscribe({
     wants: (change) => scope.wants(change),
     push: (numbered) => {
-      // A client that reads nothing is not buffered for without limit: it is ended, and resumes or resets.
-      if (queue.length >= hub.options.streamBacklog) ended ??= "backlog";
-      else queue.push(numbered);
+      if (ended !== undefined || writeDirectly?.(numbered)) return;
+      // A client that reads nothing is not buffered for without limit: its stream ends after what is
+      // queued (nothing is skipped), and the client resumes from there or resets.
+      const { streamBacklog, streamBacklogBytes } = hub.options;
+      if (queue.length >= streamBacklog || queuedBytes + numbered.bytes > streamBacklogBytes)
+        ended = "backlog";
+      else {
+        queue.push(numbered);
+        queuedBytes += numbered.bytes;
+      }
       notify();
     },
     end: (reason) => {
@@ -121,6 +150,7 @@ export async function* watchStream(
     return tracked(eventId, event);
   };
   let counted = false;
+  let checkTimer: NodeJS.Timeout | undefined;
   try {
     const previous = parseEventId(lastEventId);
     const fenced = previous ? hub.fence(interestId) : undefined;
@@ -152,7 +182,7 @@ export async function* watchStream(
         const event = await eventOf(scope, numbered.change);
         if (event) yield sent(event, id(numbered.seq));
       }
-      while (queue[0] && queue[0].seq <= fenceSeq) queue.shift();
+      while (queue[0] && queue[0].seq <= fenceSeq) take();
       syncedSeq = fenceSeq;
     } else {
       if (lastEventId) yield sent({ op: "reset" }, id(startSeq, true));
@@ -172,38 +202,62 @@ export async function* watchStream(
     if (ended) return;
     yield sent({ op: "synced" }, id(syncedSeq));
 
+    // Transactions from this one on began after every page was read: none of the pages holds them.
+    const newerThanPages = pages.reduce(
+      (max, page) => (page.snapshot.xmax > max ? page.snapshot.xmax : max),
+      0n,
+    );
     /** Whether the snapshot page that covered this key already holds the change. */
     const inSnapshot = (change: Change) => {
-      if (pages.length === 0) return false;
+      if (pages.length === 0 || change.xid >= newerThanPages) return false;
       const key = Buffer.from(scope.sortKey(change));
       const page = pages.find((p) => p.upTo === null || Buffer.compare(key, p.upTo) <= 0);
       return page !== undefined && visibleIn(page.snapshot, change.xid);
     };
-    let nextCheck = Date.now() + hub.options.validityCheckMs;
+    // One timer for the stream's life, not one per wait: a write watched by 1 000 streams would arm and
+    // clear 1 000 timers.
+    /** Written at once when the event needs no read; false when it must go through the iterator. */
+    const direct =
+      writer &&
+      ((numbered: Numbered): boolean => {
+        if (inSnapshot(numbered.change)) return true;
+        const event = eventAtOnce(scope, numbered.change);
+        if (!event) return false;
+        hub.observer?.onEvent(plane, event.op);
+        // The client's buffer is full: what follows waits in the queue, the iterator's consumer for drain.
+        if (!writer(id(numbered.seq), event)) writeDirectly = undefined;
+        return true;
+      });
+    let checkDue = false;
+    checkTimer = setInterval(() => {
+      checkDue = true;
+      notify();
+    }, hub.options.validityCheckMs);
+    checkTimer.unref();
     for (;;) {
-      const numbered = queue.shift();
+      const numbered = take();
       if (numbered) {
         if (inSnapshot(numbered.change)) continue;
-        const event = await eventOf(scope, numbered.change);
+        // Most changes make their event at once; only a big value or a dag-wide stream's `where` reads.
+        const made = eventOf(scope, numbered.change);
+        const event = made instanceof Promise ? await made : made;
         if (event) yield sent(event, id(numbered.seq));
         continue;
       }
       if (ended) return;
-      if (Date.now() >= nextCheck) {
+      if (checkDue) {
+        checkDue = false;
         if (!(await scope.stillValid())) return;
-        nextCheck = Date.now() + hub.options.validityCheckMs;
+        continue;
       }
-      // Woken by a change (or the end), or at the next validity check; the timer goes either way, so a
-      // busy stream does not pile up timers.
-      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        timer = setTimeout(resolve, Math.max(0, nextCheck - Date.now()));
-        timer.unref();
+        writeDirectly = direct;
       });
-      clearTimeout(timer);
     }
   } finally {
+    writeDirectly = undefined;
+    clearInterval(checkTimer);
     if (counted) hub.observer?.onStream(plane, -1);
     signal?.removeEventListener("abort", onAbort);
     unsubscribe();
@@ -237,16 +291,22 @@ function plainEvent(change: Change): KeyEvent {
  */
 const shared = new WeakMap<Change, KeyEvent>();
 
-async function eventOf(scope: WatchScope, change: Change): Promise<WatchEvent | undefined> {
-  const big = change.op === "set" && change.big;
-  if (!scope.whereOf && !big) {
-    let event = shared.get(change);
-    if (!event) {
-      event = plainEvent(change);
-      shared.set(change, event);
-    }
-    return event;
+/** The change's event when it needs no read (most do: not a big value, not a dag-wide stream's `where`). */
+function eventAtOnce(scope: WatchScope, change: Change): KeyEvent | undefined {
+  if (scope.whereOf || (change.op === "set" && change.big)) return undefined;
+  let event = shared.get(change);
+  if (!event) {
+    event = plainEvent(change);
+    shared.set(change, event);
   }
+  return event;
+}
+
+function eventOf(scope: WatchScope, change: Change): KeyEvent | Promise<WatchEvent | undefined> {
+  return eventAtOnce(scope, change) ?? readEvent(scope, change, change.op === "set" && change.big);
+}
+
+async function readEvent(scope: WatchScope, change: Change, big: boolean | undefined) {
   const where = await scope.whereOf?.(change);
   if (where === null) return undefined;
   if (big) {
