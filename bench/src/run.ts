@@ -17,6 +17,7 @@ import {
   seed,
 } from "./db.ts";
 import { type LoadResult, measure, runAutocannon, runB1, runBatched, type Target } from "./load.ts";
+import { operatorPhase } from "./operator-phase.ts";
 import {
   type PhaseContext,
   type ScaleOutResult,
@@ -64,6 +65,8 @@ const USAGE = `pnpm bench [options]
   --scale-out[=secs]   two Cairn servers on one database: W3 on both + compare-and-set counters
   --watch[=secs]       watch cost: W1 put c=32 with notify triggers dropped / disabled / 100 watchers /
                        a slow watcher (secs per cell), and W10: a write reaching 1 000 watchers
+  --operator[=runs]    the operator read API over 100 k (or N) dag runs with 10 keys each and 10 k
+                       assets: page latency of admin.dagRuns/taskInstances/assets.list and admin.stats
   --profile[=secs]     run W1 c=32 against a Cairn server started with --cpu-prof; top self time
   --profile-workload=ID   the table row to profile instead (e.g. "W2 get hit c=32")
   --keep-db            do not drop the benchmark database at the end
@@ -84,6 +87,7 @@ interface Args {
   soak: number | null;
   scaleOut: number | null;
   watch: number | null;
+  operator: number | null;
   profile: number | null;
   profileWorkload: string;
   keepDb: boolean;
@@ -113,6 +117,7 @@ function parseArgs(argv: string[]): Args {
     "soak",
     "scale-out",
     "watch",
+    "operator",
     "profile",
     "profile-workload",
     "keep-db",
@@ -150,6 +155,7 @@ function parseArgs(argv: string[]): Args {
     soak: optional("soak", 10),
     scaleOut: optional("scale-out", quick ? 5 : 20),
     watch: optional("watch", quick ? 2 : 5),
+    operator: optional("operator", quick ? 10_000 : 100_000),
     profile: optional("profile", 10),
     profileWorkload: typeof profileWorkload === "string" ? profileWorkload : "W1 put c=32",
     keepDb: flags.has("keep-db"),
@@ -223,6 +229,7 @@ async function main(): Promise<void> {
     (args.w7 ? 3 : 0) +
     (args.scaleOut ?? 0) / 60 +
     (args.watch === null ? 0 : (args.rounds * 4 * args.watch + 30) / 60) +
+    (args.operator === null ? 0 : 3) +
     (args.profile ?? 0) / 60;
   setTimeout(() => {
     log(`run exceeded its ${budgetMinutes.toFixed(0)}-minute bound: aborting`);
@@ -557,6 +564,32 @@ async function main(): Promise<void> {
       : "not run (--scale-out)",
     pass: scale ? scale.ok : null,
   });
+
+  if (args.operator !== null) {
+    log(`operator read API: ${args.operator} dag runs`);
+    const operator = await operatorPhase(phaseCtx, {
+      runs: args.operator,
+      keysPerRun: 10,
+      assets: 10_000,
+      calls: 30,
+    });
+    result.operator = operator;
+    out("");
+    out(
+      `Operator read API over HTTP (${num(operator.dagRuns)} dag runs, ${num(operator.taskStateRows)} task-state rows, ${num(operator.assets)} assets; 30 calls each, one at a time):`,
+    );
+    for (const cell of operator.cells)
+      out(
+        `  ${cell.name.padEnd(44)} p50 ${cell.p50Ms.toFixed(1).padStart(6)} ms  p95 ${cell.p95Ms.toFixed(1).padStart(6)} ms  (total ${num(cell.total)})`,
+      );
+    const lists = operator.cells.filter((cell) => !cell.name.startsWith("stats"));
+    const slowest = Math.max(...lists.map((cell) => cell.p95Ms));
+    checks.push({
+      target: `operator lists: a page in < 50 ms at ${num(operator.dagRuns)} dag runs (p95 of the slowest)`,
+      value: `${slowest.toFixed(1)} ms`,
+      pass: slowest < 50,
+    });
+  }
 
   if (args.watch !== null) {
     log(`watch: ${args.rounds} rounds of 4 cells of ${args.watch} s, then W10 with 1 000 watchers`);

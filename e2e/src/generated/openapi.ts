@@ -16,7 +16,7 @@ export interface paths {
          * Read a key of the task instance's state
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -48,7 +48,7 @@ export interface paths {
          * Write a key (upsert; compare-and-set with ifVersion)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -82,7 +82,7 @@ export interface paths {
          * Delete a key (deleted: false when it did not exist)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -116,7 +116,7 @@ export interface paths {
          * Delete every key of the task (its map index, or all of them)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -147,7 +147,7 @@ export interface paths {
          * List keys, a page at a time
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -179,7 +179,7 @@ export interface paths {
          *
          *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.
          *
-         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.
+         *     **Token:** An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):
          *     - `BAD_REQUEST`: `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -209,7 +209,7 @@ export interface paths {
          * Read a key of an asset's state
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -241,7 +241,7 @@ export interface paths {
          * Write a key of an asset's state (upsert; compare-and-set with ifVersion)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -275,7 +275,7 @@ export interface paths {
          * Delete a key of an asset's state
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -309,7 +309,7 @@ export interface paths {
          * Delete every key of an asset's state
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -340,7 +340,7 @@ export interface paths {
          * List an asset's keys, a page at a time
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -372,7 +372,7 @@ export interface paths {
          *
          *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.
          *
-         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.
+         *     **Token:** An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):
          *     - `BAD_REQUEST`: `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -383,6 +383,36 @@ export interface paths {
          *     - `SERVICE_UNAVAILABLE`: `database_unavailable`
          */
         get: operations["assetState.watch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trpc/admin.taskInstances.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a dag run's task instances (the current try of each) with their live key counts
+         * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
+         *
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Errors** (`error.data.code`: `error.data.reason`):
+         *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED` (401): `invalid_token`, `token_expired`
+         *     - `FORBIDDEN` (403): `insufficient_scope`
+         *     - `NOT_FOUND` (404): `dag_run_not_found`
+         *     - `INTERNAL_SERVER_ERROR` (500): without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
+         */
+        get: operations["admin.taskInstances.list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -404,7 +434,7 @@ export interface paths {
          * Register the first try of a task instance (and its dag run, inlets, outlets)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -438,7 +468,7 @@ export interface paths {
          * Register a new try (a new id, the same state)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -471,7 +501,7 @@ export interface paths {
          * Set a task instance's Airflow state (success may clear its state)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -504,7 +534,7 @@ export interface paths {
          * Reset a task instance for a fresh start (and delete its state unless kept)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -535,7 +565,7 @@ export interface paths {
          * List a task's keys by dag run, task and map index, with their total
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -565,7 +595,7 @@ export interface paths {
          * Read a key of a task's state by address
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -597,7 +627,7 @@ export interface paths {
          * Write a key of a task's state by address
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -631,7 +661,7 @@ export interface paths {
          * Delete a key of a task's state by address
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -665,7 +695,7 @@ export interface paths {
          * Delete every key of a task's state by address
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -696,7 +726,7 @@ export interface paths {
          * List an asset's keys with who wrote each last, and their total
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -726,7 +756,7 @@ export interface paths {
          * Read a key of any asset's state
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -758,7 +788,7 @@ export interface paths {
          * Write a key of any asset's state (recorded as an admin write)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -792,7 +822,7 @@ export interface paths {
          * Delete a key of any asset's state
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -826,7 +856,7 @@ export interface paths {
          * Delete every key of any asset's state
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -846,6 +876,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/trpc/admin.dagRuns.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dag runs, newest first, with their task instance and live key counts
+         * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
+         *
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Errors** (`error.data.code`: `error.data.reason`):
+         *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED` (401): `invalid_token`, `token_expired`
+         *     - `FORBIDDEN` (403): `insufficient_scope`
+         *     - `INTERNAL_SERVER_ERROR` (500): without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
+         */
+        get: operations["admin.dagRuns.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/trpc/admin.dagRuns.delete": {
         parameters: {
             query?: never;
@@ -859,7 +918,7 @@ export interface paths {
          * Delete a dag run with its task instances and task state
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -872,6 +931,35 @@ export interface paths {
          *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
          */
         post: operations["admin.dagRuns.delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trpc/admin.assets.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List assets by name, with their live keys and the tasks that read and write them
+         * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
+         *
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Errors** (`error.data.code`: `error.data.reason`):
+         *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED` (401): `invalid_token`, `token_expired`
+         *     - `FORBIDDEN` (403): `insufficient_scope`
+         *     - `INTERNAL_SERVER_ERROR` (500): without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
+         */
+        get: operations["admin.assets.list"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -891,7 +979,7 @@ export interface paths {
          * Create an asset, or update and re-activate it
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -924,7 +1012,7 @@ export interface paths {
          * Activate or deactivate an asset (an inactive asset's state cannot be used)
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -957,7 +1045,7 @@ export interface paths {
          * Delete an asset with its state
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -989,7 +1077,7 @@ export interface paths {
          * Issue an execution token for the current try of a task instance
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -1022,7 +1110,7 @@ export interface paths {
          * Delete expired state now
          * @description A mutation: `POST` with the input as a JSON body (`Content-Type: application/json`).
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -1052,7 +1140,7 @@ export interface paths {
          * Show what a cleanup would delete now
          * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
          *
          *     **Errors** (`error.data.code`: `error.data.reason`):
          *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -1062,6 +1150,35 @@ export interface paths {
          *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
          */
         get: operations["admin.cleanup.preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trpc/admin.stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count dag runs, task instances, assets, live keys and expiring state
+         * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
+         *
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Errors** (`error.data.code`: `error.data.reason`):
+         *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED` (401): `invalid_token`, `token_expired`
+         *     - `FORBIDDEN` (403): `insufficient_scope`
+         *     - `INTERNAL_SERVER_ERROR` (500): without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
+         */
+        get: operations["admin.stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1083,7 +1200,7 @@ export interface paths {
          *
          *     Messages: `event: connected` first; then one message per event, `id: <event id>` and `data: <WatchEvent as JSON>` (a snapshot of the matching keys as `set` events, `synced`, then every change); `event: ping` while idle; `event: return` when the server ends the stream (token expired, try superseded, asset gone or inactive, shutdown: reconnect or stop). Reconnecting with `Last-Event-ID` (or `lastEventId` in the input) resumes after that event, or starts with `reset` and a new snapshot.
          *
-         *     **Token:** An admin token. An execution token is FORBIDDEN `insufficient_scope`.
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
          *
          *     **Refusals** come as the stream's only message, `event: serialized-error`, whose data is the error object (`message`, `code`, `data.code`, `data.reason`):
          *     - `BAD_REQUEST`: `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
@@ -1338,6 +1455,38 @@ export interface components {
             lastEventId?: string | null;
         };
         AssetStateWatchOutput: components["schemas"]["TaskStateWatchOutput"];
+        AdminTaskInstancesListInput: {
+            dagId: string;
+            runId: string;
+            taskIdPrefix?: string;
+            /**
+             * @description Items per page, 1..1000.
+             * @default 100
+             */
+            limit?: number;
+            /** @description The previous page's nextCursor; omitted or null for the first page. */
+            cursor?: string | null;
+        };
+        /** @description The current try of a task (and map index). */
+        TaskInstanceItem: {
+            id: string;
+            taskId: string;
+            mapIndex: number;
+            tryNumber: number;
+            /** @description Airflow's state of the try, null when none was set. */
+            state: string | null;
+            /** @description Live keys of the task's state. */
+            keys: number;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        AdminTaskInstancesListOutput: {
+            items: components["schemas"]["TaskInstanceItem"][];
+            /** @description Pass it as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+            /** @description Task instances of the run matching the filter, on every page. */
+            total: number;
+        };
         AdminTaskInstancesCreateInput: {
             dagId: string;
             runId: string;
@@ -1496,11 +1645,74 @@ export interface components {
         AdminAssetStateDeleteOutput: components["schemas"]["TaskStateDeleteOutput"];
         AdminAssetStateClearInput: components["schemas"]["AssetStateClearInput"];
         AdminAssetStateClearOutput: components["schemas"]["TaskStateClearOutput"];
+        AdminDagRunsListInput: {
+            dagId?: string;
+            runIdPrefix?: string;
+            /**
+             * @description Items per page, 1..1000.
+             * @default 100
+             */
+            limit?: number;
+            /** @description The previous page's nextCursor; omitted or null for the first page. */
+            cursor?: string | null;
+        };
+        DagRunItem: {
+            dagId: string;
+            runId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Task instances (one per task and map index). */
+            taskInstances: number;
+            /** @description Live keys of its task state. */
+            keys: number;
+        };
+        AdminDagRunsListOutput: {
+            items: components["schemas"]["DagRunItem"][];
+            /** @description Pass it as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+            /** @description Dag runs matching the filter, on every page. */
+            total: number;
+        };
         AdminDagRunsDeleteInput: {
             dagId: string;
             runId: string;
         };
         AdminDagRunsDeleteOutput: components["schemas"]["TaskStateDeleteOutput"];
+        AdminAssetsListInput: {
+            /** @description Part of the asset's name or uri (any case). */
+            search?: string;
+            active?: boolean;
+            /**
+             * @description Items per page, 1..1000.
+             * @default 100
+             */
+            limit?: number;
+            /** @description The previous page's nextCursor; omitted or null for the first page. */
+            cursor?: string | null;
+        };
+        AssetItem: {
+            name: string;
+            uri: string;
+            group: string;
+            active: boolean;
+            /** @description Live keys of its state. */
+            keys: number;
+            /** @description Tasks that declare it as an inlet. */
+            inlets: components["schemas"]["TaskRef"][];
+            /** @description Tasks that declare it as an outlet. */
+            outlets: components["schemas"]["TaskRef"][];
+        };
+        TaskRef: {
+            dagId: string;
+            taskId: string;
+        };
+        AdminAssetsListOutput: {
+            items: components["schemas"]["AssetItem"][];
+            /** @description Pass it as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+            /** @description Assets matching the filter, on every page. */
+            total: number;
+        };
         AdminAssetsUpsertInput: {
             name: string;
             uri: string;
@@ -1561,6 +1773,22 @@ export interface components {
                 expiresAt: string;
             }[];
         };
+        AdminStatsInput: Record<string, never>;
+        Stats: {
+            dagRuns: number;
+            /** @description Task instances (the current try of each task and map index). */
+            taskInstances: number;
+            /** @description Live (unexpired) task state keys. */
+            taskKeys: number;
+            assets: number;
+            /** @description Live (unexpired) asset state keys. */
+            assetKeys: number;
+            /** @description Live keys of either plane that expire within 24 hours. */
+            expiringWithin24h: number;
+            /** @description Expired keys the cleanup has not deleted yet. */
+            expiredAwaitingCleanup: number;
+        };
+        AdminStatsOutput: components["schemas"]["Stats"];
         AdminWatchInput: {
             dagId?: string;
             runId?: string;
@@ -2127,6 +2355,41 @@ export interface components {
                 };
             };
         };
+        /** @description `NOT_FOUND`: `dag_run_not_found` */
+        "NotFound.dag_run_not_found": {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "no dag run has this dagId and runId",
+                 *         "code": -32004,
+                 *         "data": {
+                 *           "code": "NOT_FOUND",
+                 *           "httpStatus": 404,
+                 *           "reason": "dag_run_not_found"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"] & {
+                    error?: {
+                        /** @constant */
+                        code?: -32004;
+                        data?: {
+                            /** @constant */
+                            code?: "NOT_FOUND";
+                            /** @constant */
+                            httpStatus?: 404;
+                            /** @enum {unknown} */
+                            reason: "dag_run_not_found";
+                        };
+                    };
+                };
+            };
+        };
         /** @description `NOT_FOUND`: `asset_not_found` */
         "NotFound.asset_not_found": {
             headers: {
@@ -2227,41 +2490,6 @@ export interface components {
                             httpStatus?: 404;
                             /** @enum {unknown} */
                             reason: "task_instance_not_found";
-                        };
-                    };
-                };
-            };
-        };
-        /** @description `NOT_FOUND`: `dag_run_not_found` */
-        "NotFound.dag_run_not_found": {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": {
-                 *         "message": "no dag run has this dagId and runId",
-                 *         "code": -32004,
-                 *         "data": {
-                 *           "code": "NOT_FOUND",
-                 *           "httpStatus": 404,
-                 *           "reason": "dag_run_not_found"
-                 *         }
-                 *       }
-                 *     }
-                 */
-                "application/json": components["schemas"]["ErrorEnvelope"] & {
-                    error?: {
-                        /** @constant */
-                        code?: -32004;
-                        data?: {
-                            /** @constant */
-                            code?: "NOT_FOUND";
-                            /** @constant */
-                            httpStatus?: 404;
-                            /** @enum {unknown} */
-                            reason: "dag_run_not_found";
                         };
                     };
                 };
@@ -2805,6 +3033,40 @@ export interface operations {
             };
         };
     };
+    "admin.taskInstances.list": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the output in tRPC's result envelope. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: {
+                            data: components["schemas"]["AdminTaskInstancesListOutput"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden.insufficient_scope"];
+            404: components["responses"]["NotFound.dag_run_not_found"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     "admin.taskInstances.create": {
         parameters: {
             query?: never;
@@ -3326,6 +3588,39 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    "admin.dagRuns.list": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the output in tRPC's result envelope. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: {
+                            data: components["schemas"]["AdminDagRunsListOutput"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden.insufficient_scope"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     "admin.dagRuns.delete": {
         parameters: {
             query?: never;
@@ -3360,6 +3655,39 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalServerError"];
             502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "admin.assets.list": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the output in tRPC's result envelope. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: {
+                            data: components["schemas"]["AdminAssetsListOutput"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden.insufficient_scope"];
+            500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3573,6 +3901,39 @@ export interface operations {
                     "application/json": {
                         result: {
                             data: components["schemas"]["AdminCleanupPreviewOutput"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden.insufficient_scope"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "admin.stats": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the output in tRPC's result envelope. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: {
+                            data: components["schemas"]["AdminStatsOutput"];
                         };
                     };
                 };

@@ -17,7 +17,7 @@ import { WatchHub } from "./services/watch/hub.ts";
 import { testConfig, unique } from "./testing/fixtures.ts";
 import { procedureAccess } from "./trpc.ts";
 
-type Caller = "admin" | "none" | "expired" | { task: string };
+type Caller = "admin" | "viewer" | "none" | "expired" | { task: string };
 
 /**
  * Reasons listed that no call here can give: an execution caller's own task instance vanishing between
@@ -111,8 +111,8 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
               principal:
                 caller === "none"
                   ? null
-                  : caller === "admin"
-                    ? { scope: "admin", sub: "test" }
+                  : caller === "admin" || caller === "viewer"
+                    ? { scope: caller, sub: "test" }
                     : { scope: "execution", sub: caller.task, taskInstanceId: caller.task },
             }),
     });
@@ -272,6 +272,23 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
     await admin("admin.watch", { ...on(unknownAsset) });
     await admin("admin.watch", { dagId: where.dagId, runId: unique("gone") });
     await admin("admin.cleanup.preview", {});
+    // The operator read API (spec §7), by admin and by viewer tokens.
+    for (const reader of ["admin", "viewer"] as const) {
+      await call("admin.dagRuns.list", reader, { dagId: where.dagId });
+      await call("admin.taskInstances.list", reader, { dagId: where.dagId, runId: where.runId });
+      await call("admin.assets.list", reader, { search: asset.name.slice(2, 8).toUpperCase() });
+      await call("admin.stats", reader, {});
+      await call("admin.taskState.list", reader, address);
+      await call("admin.watch", reader, { dagId: where.dagId, runId: where.runId });
+    }
+    await admin("admin.dagRuns.list", { cursor: "!!" });
+    await admin("admin.taskInstances.list", { dagId: where.dagId, runId: where.runId, cursor: "!!" });
+    await admin("admin.taskInstances.list", { dagId: where.dagId, runId: unique("gone") });
+    await admin("admin.assets.list", { cursor: "!!" });
+    // A viewer may not write, nor use the execution plane.
+    await call("admin.taskState.set", "viewer", { ...address, key: "k", value: 1 });
+    await call("taskState.get", "viewer", { taskInstanceId: task, key: "k" });
+    await call("assetState.get", "viewer", { ...on(asset), key: "k" });
     await admin("admin.cleanup.run", {});
     await admin("admin.assets.delete", { name: inactive.name });
     await admin("admin.dagRuns.delete", { dagId: where.dagId, runId: where.runId });

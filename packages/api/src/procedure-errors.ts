@@ -30,6 +30,7 @@ export const PROCEDURE_REASONS = {
   "assetState.clear": [...ASSET],
   "assetState.list": [...ASSET, "invalid_value"],
   "assetState.watch": [...ASSET],
+  "admin.taskInstances.list": ["dag_run_not_found", "invalid_value"],
   "admin.taskInstances.create": ["asset_not_found", "task_instance_exists"],
   "admin.taskInstances.retry": ["task_instance_not_found"],
   "admin.taskInstances.setState": ["task_instance_not_found"],
@@ -44,13 +45,16 @@ export const PROCEDURE_REASONS = {
   "admin.assetState.set": ["asset_not_found", ...WRITE],
   "admin.assetState.delete": ["asset_not_found", "version_mismatch"],
   "admin.assetState.clear": ["asset_not_found"],
+  "admin.dagRuns.list": ["invalid_value"],
   "admin.dagRuns.delete": [],
+  "admin.assets.list": ["invalid_value"],
   "admin.assets.upsert": ["asset_uri_taken"],
   "admin.assets.setActive": ["asset_not_found"],
   "admin.assets.delete": [],
   "admin.tokens.issue": [...TASK_INSTANCE],
   "admin.cleanup.run": [],
   "admin.cleanup.preview": [],
+  "admin.stats": [],
   "admin.watch": ["asset_not_found", "dag_run_not_found"],
 } as const satisfies Record<ProcedurePath, readonly DomainErrorReason[]>;
 
@@ -67,6 +71,7 @@ export const CALL_REASONS = {
 /** Reasons of the token check, by who may call the procedure (trpc.ts). */
 export const ACCESS_REASONS = {
   admin: ["invalid_token", "token_expired", "insufficient_scope"],
+  "admin-read": ["invalid_token", "token_expired", "insufficient_scope"],
   "task-instance": ["invalid_token", "token_expired", "insufficient_scope", "not_own_task_instance"],
   "any-token": ["invalid_token", "token_expired", "insufficient_scope"],
   public: [],

@@ -1,4 +1,4 @@
-import { adminRouter } from "./router/admin.ts";
+import { adminRouter } from "./router/admin/index.ts";
 import { assetStateRouter } from "./router/asset-state.ts";
 import { taskStateRouter } from "./router/task-state.ts";
 import { createCallerFactory, router } from "./trpc.ts";

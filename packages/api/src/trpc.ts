@@ -50,18 +50,41 @@ const mapErrors = t.middleware(async ({ ctx, path, type, getRawInput, next }) =>
 
 export const publicProcedure = t.procedure.use(mapErrors);
 
-/** Any valid token: `ctx.principal` is set for everything below. */
+/**
+ * Execution plane, addressed by asset (assetState.*): an execution or an admin token; the service checks
+ * which assets an execution token may touch. `ctx.principal` is set for everything below.
+ */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const principal: Principal = await ctx.authenticate();
+  if (principal.scope === "viewer") throw viewerRefused("the execution plane is for workers and admins");
   return next({ ctx: { principal } });
 });
 
-export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
-  if (ctx.principal.scope !== "admin") {
+/** Admin plane, writes: an admin token only. */
+export const adminProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal: Principal = await ctx.authenticate();
+  if (principal.scope === "viewer") throw viewerRefused("this procedure changes state");
+  if (principal.scope !== "admin") {
     throw new DomainError("forbidden", "insufficient_scope", "this procedure needs an admin token");
   }
-  return next({ ctx: { principal: ctx.principal } });
+  return next({ ctx: { principal } });
 });
+
+/** Admin plane, reads (every admin query and admin.watch): an admin or a viewer token. */
+export const adminReadProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal: Principal = await ctx.authenticate();
+  if (principal.scope === "execution") {
+    throw new DomainError(
+      "forbidden",
+      "insufficient_scope",
+      "this procedure needs an admin or a viewer token",
+    );
+  }
+  return next({ ctx: { principal } });
+});
+
+const viewerRefused = (why: string) =>
+  new DomainError("forbidden", "insufficient_scope", `a viewer token may only read the admin plane: ${why}`);
 
 /**
  * Execution plane, addressed by task instance. The self check runs on the raw `taskInstanceId`, before
@@ -72,6 +95,7 @@ export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
  */
 export const taskInstanceProcedure = publicProcedure.use(async ({ ctx, getRawInput, next }) => {
   const principal: Principal = await ctx.authenticate();
+  if (principal.scope === "viewer") throw viewerRefused("the execution plane is for workers and admins");
   if (principal.scope === "execution") {
     const raw = await getRawInput();
     const id =
@@ -91,10 +115,11 @@ export const taskInstanceProcedure = publicProcedure.use(async ({ ctx, getRawInp
 
 /**
  * Who may call a procedure, read from the middlewares it was built with (for the OpenAPI document):
- * `admin` an admin token only; `task-instance` an execution token for its own task instance, or an admin
- * token; `any-token` an execution or admin token (the procedure checks the rest); `public` no token.
+ * `admin` an admin token only; `admin-read` an admin or a viewer token; `task-instance` an execution token
+ * for its own task instance, or an admin token; `any-token` an execution or admin token (the procedure
+ * checks the rest); `public` no token.
  */
-export type ProcedureAccess = "admin" | "task-instance" | "any-token" | "public";
+export type ProcedureAccess = "admin" | "admin-read" | "task-instance" | "any-token" | "public";
 
 export function procedureAccess(procedure: { _def: object }): ProcedureAccess {
   const middlewares = (procedure._def as { middlewares?: unknown[] }).middlewares ?? [];
@@ -103,6 +128,7 @@ export function procedureAccess(procedure: { _def: object }): ProcedureAccess {
     return middlewares.includes(own);
   };
   if (uses(adminProcedure)) return "admin";
+  if (uses(adminReadProcedure)) return "admin-read";
   if (uses(taskInstanceProcedure)) return "task-instance";
   if (uses(authedProcedure)) return "any-token";
   return "public";

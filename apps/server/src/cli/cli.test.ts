@@ -358,13 +358,22 @@ describe("cairn CLI without a server", () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
-  it("token admin signs an admin token with CAIRN_JWT_SECRET; without a secret it is a usage error", async () => {
+  it("token admin signs an admin (or --scope viewer) token with CAIRN_JWT_SECRET; without a secret it is a usage error", async () => {
     const emptyDir = await mkdtemp(join(tmpdir(), "cairn-cli-"));
     dirs.push(emptyDir);
-    const [plain, noSecret] = await Promise.all([
+    const [plain, noSecret, viewer, badScope] = await Promise.all([
       cairn(["token", "admin", "--sub", "ops-alice", "--ttl", "120"], { CAIRN_JWT_SECRET: secret }),
       cairn(["token", "admin"], { CAIRN_DATA_DIR: emptyDir }),
+      cairn(["token", "admin", "--scope", "viewer", "--sub", "dashboards"], { CAIRN_JWT_SECRET: secret }),
+      cairn(["token", "admin", "--scope", "root"], { CAIRN_JWT_SECRET: secret }),
     ]);
+    expect(viewer.code).toBe(0);
+    expect(await verifyToken(api.tokenKeys, viewer.stdout.trim())).toEqual({
+      scope: "viewer",
+      sub: "dashboards",
+    });
+    expect(badScope).toMatchObject({ code: 2, stdout: "" });
+    expect(badScope.stderr).toContain("--scope must be admin or viewer");
     expect(plain.code).toBe(0);
     const token = plain.stdout.trim();
     expect(await verifyToken(api.tokenKeys, token)).toEqual({ scope: "admin", sub: "ops-alice" });

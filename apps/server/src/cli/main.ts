@@ -13,7 +13,9 @@ const usage = `usage: cairn <command> [options]
   serve                                 run the server (same as pnpm start; configured by env, see README)
   migrate                               apply pending migrations to DATABASE_URL or the embedded database
   token issue --ti <id> [--ttl <s>]     an execution token for a task instance (asks the server)
-  token admin [--sub <who>] [--ttl <s>] an admin token, signed with CAIRN_JWT_SECRET or the embedded secret
+  token admin [--sub <who>] [--ttl <s>] [--scope admin|viewer]
+                                        an admin (or read-only viewer) token, signed with CAIRN_JWT_SECRET
+                                        or the embedded secret
   state ls [--prefix P] [--limit N]     list keys with version, updated, expires (and writer, for assets)
   state get <key>                       print a value
   state set <key> <json> [--expires-at ISO|never] [--if-version N]
@@ -35,6 +37,7 @@ const options = {
   ti: { type: "string" },
   ttl: { type: "string" },
   sub: { type: "string" },
+  scope: { type: "string" },
   dag: { type: "string" },
   run: { type: "string" },
   task: { type: "string" },

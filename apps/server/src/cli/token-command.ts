@@ -1,5 +1,6 @@
 // `cairn token issue --ti <id>` (an execution token, from a running server) and `cairn token admin`
-// (an admin token signed here, with CAIRN_JWT_SECRET or the embedded database's generated secret).
+// (an admin token, or with `--scope viewer` a read-only one, signed here with CAIRN_JWT_SECRET or the
+// embedded database's generated secret).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { signToken, tokenKeys } from "@cairn/api";
@@ -20,19 +21,17 @@ export async function issueTokenCommand(
 }
 
 export async function adminTokenCommand(
-  flags: { sub?: string | undefined; ttl?: string | undefined },
+  flags: { sub?: string | undefined; ttl?: string | undefined; scope?: string | undefined },
   output: Output,
 ): Promise<number> {
+  const scope = flags.scope ?? "admin";
+  if (scope !== "admin" && scope !== "viewer") throw new UsageError("--scope must be admin or viewer");
   const secret = process.env.CAIRN_JWT_SECRET ?? (await embeddedSecret());
   const ttlSeconds = flags.ttl === undefined ? 24 * 3600 : Number(flags.ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
     throw new UsageError("--ttl must be a positive number of seconds");
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  const token = await signToken(
-    tokenKeys(secret),
-    { sub: flags.sub ?? "operator", scope: "admin" },
-    expiresAt,
-  );
+  const token = await signToken(tokenKeys(secret), { sub: flags.sub ?? "operator", scope }, expiresAt);
   output.out(output.json ? JSON.stringify({ token, expiresAt: expiresAt.toISOString() }) : token);
   return 0;
 }

@@ -1,11 +1,15 @@
-// HS512 JWTs (spec §3): execution tokens name a task instance, admin tokens a person or system.
+// HS512 JWTs (spec §3, §7): execution tokens name a task instance, admin tokens a person or system, viewer
+// tokens a person or system that may only read the admin plane.
 import { webcrypto } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { DomainError } from "../errors.ts";
 
 export type Principal =
   | { scope: "execution"; sub: string; taskInstanceId: string }
-  | { scope: "admin"; sub: string };
+  | { scope: "admin"; sub: string }
+  | { scope: "viewer"; sub: string };
+
+export type TokenScope = Principal["scope"];
 
 export interface TokenKeys {
   /** The UTF-8 bytes of CAIRN_JWT_SECRET, as given (not decoded). */
@@ -35,7 +39,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function signToken(
   keys: TokenKeys,
-  claims: { sub: string; scope: "execution" | "admin" },
+  claims: { sub: string; scope: TokenScope },
   expiresAt: Date,
 ): Promise<string> {
   return new SignJWT({ scope: claims.scope })
@@ -76,7 +80,7 @@ export async function verifyTokenWithExpiry(
   if (typeof sub !== "string" || sub === "") {
     throw new DomainError("unauthorized", "invalid_token", "token has no subject");
   }
-  if (scope === "admin") return { principal: { scope, sub }, expiresAtMs };
+  if (scope === "admin" || scope === "viewer") return { principal: { scope, sub }, expiresAtMs };
   if (scope === "execution") {
     if (!UUID.test(sub)) {
       throw new DomainError(
@@ -89,7 +93,11 @@ export async function verifyTokenWithExpiry(
     return { principal: { scope, sub: taskInstanceId, taskInstanceId }, expiresAtMs };
   }
   // A valid token, but for no scope this API knows: it may call nothing.
-  throw new DomainError("forbidden", "insufficient_scope", 'token scope must be "execution" or "admin"');
+  throw new DomainError(
+    "forbidden",
+    "insufficient_scope",
+    'token scope must be "execution", "admin" or "viewer"',
+  );
 }
 
 /** Reads `Authorization: Bearer <token>`; returns undefined when absent. */

@@ -82,14 +82,22 @@ describe("the OpenAPI document", () => {
     for (const path of Object.keys(appRouter._def.procedures)) {
       const op = operation(path);
       if (path.startsWith("admin.")) {
-        expect([op["x-cairn-access"], op.security], path).toEqual(["admin", [{ adminToken: [] }]]);
+        // Queries and watch: admin or viewer (spec §7); mutations: admin only.
+        const reads = op === (doc.paths[`/trpc/${path}`] as Json).get;
+        expect([op["x-cairn-access"], op.security], path).toEqual(
+          reads ? ["admin-read", [{ adminToken: [] }, { viewerToken: [] }]] : ["admin", [{ adminToken: [] }]],
+        );
       } else if (path.startsWith("taskState.")) {
         expect([op["x-cairn-access"], op.security], path).toEqual(["task-instance", both]);
       } else {
         expect([op["x-cairn-access"], op.security], path).toEqual(["any-token", both]);
       }
     }
-    expect(Object.keys(doc.components.securitySchemes)).toEqual(["executionToken", "adminToken"]);
+    expect(Object.keys(doc.components.securitySchemes)).toEqual([
+      "executionToken",
+      "adminToken",
+      "viewerToken",
+    ]);
   });
 
   it("converts inputs from the zod schemas as clients send them: defaults optional, unknown fields refused", () => {

@@ -28,17 +28,19 @@ interface RouterProcedure {
 
 const SECURITY: Record<ProcedureAccess, Record<string, string[]>[]> = {
   admin: [{ adminToken: [] }],
+  "admin-read": [{ adminToken: [] }, { viewerToken: [] }],
   "task-instance": [{ executionToken: [] }, { adminToken: [] }],
   "any-token": [{ executionToken: [] }, { adminToken: [] }],
   public: [],
 };
 
 const ACCESS_TEXT: Record<ProcedureAccess, string> = {
-  admin: "An admin token. An execution token is FORBIDDEN `insufficient_scope`.",
+  admin: "An admin token. An execution or a viewer token is FORBIDDEN `insufficient_scope`.",
+  "admin-read": "An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.",
   "task-instance":
-    "An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any.",
+    "An execution token for this task instance (another `taskInstanceId` is FORBIDDEN `not_own_task_instance`, checked before the input is validated), or an admin token for any. A viewer token is FORBIDDEN `insufficient_scope`.",
   "any-token":
-    "An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset.",
+    "An execution or an admin token; the procedure checks the rest. Asset state: an execution token only for the assets its task declares as inlet or outlet (otherwise FORBIDDEN `asset_not_registered`, checked first, whether or not the asset exists); an admin token for any asset. A viewer token is FORBIDDEN `insufficient_scope`.",
   public: "No token.",
 };
 
@@ -149,6 +151,13 @@ export function openApiDocument(options: OpenApiOptions): OpenApiDocument {
           bearerFormat: "JWT",
           description:
             'An admin token: an HS512 JWT with `scope: "admin"` and `sub` = who (`cairn token admin` signs one). Every procedure.',
+        },
+        viewerToken: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description:
+            'A viewer token: an HS512 JWT with `scope: "viewer"` and `sub` = who (`cairn token admin --scope viewer` signs one). Admin queries and admin.watch only.',
         },
       },
     },

@@ -93,6 +93,11 @@ const ZWatchEvent = z
     description: "A watch stream's event; asset state `set` events carry the writer.",
   });
 
+/** A page of an operator list (spec §7): the items, the next page's cursor, and how many there are. */
+const operatorPage = <T extends z.ZodType>(item: T, total: string) =>
+  z.strictObject({ ...page(item), total: ZCount.meta({ description: total }) });
+const ZTaskRef = z.strictObject({ dagId: z.string(), taskId: z.string() }).meta({ id: "TaskRef" });
+
 /** Every procedure's output. A procedure missing here, or one that returns another type, fails typecheck. */
 export const PROCEDURE_OUTPUTS = {
   "taskState.get": ZStateEntry,
@@ -107,6 +112,23 @@ export const PROCEDURE_OUTPUTS = {
   "assetState.clear": ZCleared,
   "assetState.list": ZStatePage,
   "assetState.watch": ZWatchEvent,
+  "admin.taskInstances.list": operatorPage(
+    z
+      .strictObject({
+        id: z.string(),
+        taskId: z.string(),
+        mapIndex: z.number().int(),
+        tryNumber: z.number().int().min(1),
+        state: z
+          .string()
+          .nullable()
+          .meta({ description: "Airflow's state of the try, null when none was set." }),
+        keys: ZCount.meta({ description: "Live keys of the task's state." }),
+        updatedAt: ZUtc,
+      })
+      .meta({ id: "TaskInstanceItem", description: "The current try of a task (and map index)." }),
+    "Task instances of the run matching the filter, on every page.",
+  ),
   "admin.taskInstances.create": ZTaskInstance,
   "admin.taskInstances.retry": ZTaskInstance,
   "admin.taskInstances.setState": z.strictObject({
@@ -127,7 +149,33 @@ export const PROCEDURE_OUTPUTS = {
   "admin.assetState.set": ZWritten,
   "admin.assetState.delete": ZDeleted,
   "admin.assetState.clear": ZCleared,
+  "admin.dagRuns.list": operatorPage(
+    z
+      .strictObject({
+        dagId: z.string(),
+        runId: z.string(),
+        createdAt: ZUtc,
+        taskInstances: ZCount.meta({ description: "Task instances (one per task and map index)." }),
+        keys: ZCount.meta({ description: "Live keys of its task state." }),
+      })
+      .meta({ id: "DagRunItem" }),
+    "Dag runs matching the filter, on every page.",
+  ),
   "admin.dagRuns.delete": ZDeleted,
+  "admin.assets.list": operatorPage(
+    z
+      .strictObject({
+        name: z.string(),
+        uri: z.string(),
+        group: z.string(),
+        active: z.boolean(),
+        keys: ZCount.meta({ description: "Live keys of its state." }),
+        inlets: z.array(ZTaskRef).meta({ description: "Tasks that declare it as an inlet." }),
+        outlets: z.array(ZTaskRef).meta({ description: "Tasks that declare it as an outlet." }),
+      })
+      .meta({ id: "AssetItem" }),
+    "Assets matching the filter, on every page.",
+  ),
   "admin.assets.upsert": z.strictObject({ id: z.string() }),
   "admin.assets.setActive": z.strictObject({ active: z.boolean() }),
   "admin.assets.delete": ZDeleted,
@@ -139,6 +187,21 @@ export const PROCEDURE_OUTPUTS = {
     ...ZPlaneCounts.shape,
     done: z.boolean().meta({ description: "false when maxBatches stopped it before the end." }),
   }),
+  "admin.stats": z
+    .strictObject({
+      dagRuns: ZCount,
+      taskInstances: ZCount.meta({
+        description: "Task instances (the current try of each task and map index).",
+      }),
+      taskKeys: ZCount.meta({ description: "Live (unexpired) task state keys." }),
+      assets: ZCount,
+      assetKeys: ZCount.meta({ description: "Live (unexpired) asset state keys." }),
+      expiringWithin24h: ZCount.meta({
+        description: "Live keys of either plane that expire within 24 hours.",
+      }),
+      expiredAwaitingCleanup: ZCount.meta({ description: "Expired keys the cleanup has not deleted yet." }),
+    })
+    .meta({ id: "Stats" }),
   "admin.watch": ZWatchEvent,
   "admin.cleanup.preview": z.strictObject({
     total: ZPlaneCounts,

@@ -29,12 +29,17 @@ export const SUMMARIES = {
   "admin.assetState.set": "Write a key of any asset's state (recorded as an admin write)",
   "admin.assetState.delete": "Delete a key of any asset's state",
   "admin.assetState.clear": "Delete every key of any asset's state",
+  "admin.dagRuns.list": "List dag runs, newest first, with their task instance and live key counts",
   "admin.dagRuns.delete": "Delete a dag run with its task instances and task state",
   "admin.assets.upsert": "Create an asset, or update and re-activate it",
   "admin.assets.setActive": "Activate or deactivate an asset (an inactive asset's state cannot be used)",
   "admin.assets.delete": "Delete an asset with its state",
   "admin.tokens.issue": "Issue an execution token for the current try of a task instance",
   "admin.cleanup.run": "Delete expired state now",
+  "admin.taskInstances.list":
+    "List a dag run's task instances (the current try of each) with their live key counts",
+  "admin.assets.list": "List assets by name, with their live keys and the tasks that read and write them",
+  "admin.stats": "Count dag runs, task instances, assets, live keys and expiring state",
   "admin.cleanup.preview": "Show what a cleanup would delete now",
   "admin.watch":
     "Watch an asset's state, a dag run's or a dag's task state, or everything; events say where (SSE)",

@@ -45,7 +45,7 @@ export function toEntry(row: StateRow): StateEntry {
   };
 }
 
-function toIso(value: Date | string): string {
+export function toIso(value: Date | string): string {
   return (value instanceof Date ? value : new Date(value)).toISOString();
 }
 

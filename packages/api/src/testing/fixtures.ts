@@ -45,6 +45,9 @@ export function fixtures(getDb: () => Database, config: ApiConfig = testConfig()
       }),
     );
   const anonymous = () => createCaller(createContextInner({ db: getDb(), config, principal: null }));
+  /** A viewer token's caller (spec §7): admin queries and admin.watch only. */
+  const viewer = () =>
+    createCaller(createContextInner({ db: getDb(), config, principal: { scope: "viewer", sub: "viewer" } }));
 
   /** A new task instance in a new run (or the given one); returns its id and a caller holding its token. */
   async function newTask(opts: NewTaskOptions = {}) {
@@ -67,7 +70,7 @@ export function fixtures(getDb: () => Database, config: ApiConfig = testConfig()
     return { name, uri };
   }
 
-  return { admin, asTask, anonymous, newTask, newAsset, config };
+  return { admin, asTask, anonymous, viewer, newTask, newAsset, config };
 }
 
 /** Every key of a task's state, paging through `taskState.list` one key per page (cursor round trips). */
