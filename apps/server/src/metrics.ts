@@ -68,7 +68,8 @@ export function createMetrics(): Metrics {
   // Counted in plain numbers and handed to prom-client when scraped: one write to 1 000 watchers is
   // 1 000 events, and prom-client hashes the labels on every inc.
   const pendingEvents = new Map<string, { labels: { plane: string; op: string }; count: number }>();
-  const watchEvents = new Counter({
+  // Registered with the registry, read through collect(): nothing else holds it.
+  new Counter({
     name: "cairn_watch_events_total",
     help: "Events sent on watch streams, by plane and op (set, delete, synced, reset)",
     labelNames: ["plane", "op"],

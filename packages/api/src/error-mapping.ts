@@ -1,5 +1,5 @@
 // The one place that turns failures into tRPC errors: domain errors, database errors, validation errors.
-import { errorCodes, Prisma } from "@cairn/db";
+import { errorCodes, Prisma, UNIQUE_KEYS, uniqueViolation } from "@cairn/db";
 import { getTRPCErrorFromUnknown, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, z } from "zod";
@@ -77,9 +77,30 @@ const outcomeUnknown = (cause: unknown) =>
  * connection that broke under a mutation is BAD_GATEWAY `outcome_unknown`, which promises nothing.
  */
 export function fromDatabaseError(error: unknown, mutation = true): DomainError | undefined {
+  return fromUniqueViolation(error) ?? fromConnectionFailure(error, mutation);
+}
+
+/**
+ * A unique key a caller can trip, by its constraint. Any other one is a bug of ours, not the caller's:
+ * it stays a 500. (asset_uri_key is answered by upsertAsset, which must first tell a race from a conflict.)
+ */
+function fromUniqueViolation(error: unknown): DomainError | undefined {
+  const violation = uniqueViolation(error);
+  if (violation?.constraint === UNIQUE_KEYS.taskInstanceTry) return taskInstanceExists(error);
+  return undefined;
+}
+
+// Only admin.taskInstances.create inserts a first try; retryTaskInstance retries the races it loses.
+const taskInstanceExists = (cause: unknown) =>
+  new DomainError(
+    "conflict",
+    "task_instance_exists",
+    "this run, task and map index already have a task instance: use admin.taskInstances.retry for a new try",
+    cause,
+  );
+
+function fromConnectionFailure(error: unknown, mutation: boolean): DomainError | undefined {
   if (error instanceof Prisma.PrismaClientKnownRequestError) {
-    if (error.code === "P2002") return new DomainError("conflict", "task_instance_exists", "already exists");
-    if (error.code === "P2025") return new DomainError("not_found", "key_not_found", "record not found");
     if (error.code === "P1001" || error.code === "P1002") return unavailable(error);
     // Server has closed the connection: possibly under the statement.
     if (error.code === "P1017") return mutation ? outcomeUnknown(error) : unavailable(error);

@@ -11,3 +11,4 @@ export {
   type SqlRunner,
   type Unlisten,
 } from "./open-database.ts";
+export { UNIQUE_KEYS, uniqueViolation } from "./unique-violation.ts";

@@ -1,5 +1,5 @@
 // Admin plane: assets (name and uri both unique; inactive assets keep their state but cannot be used).
-import { type Database, Prisma } from "@cairn/db";
+import { type Database, UNIQUE_KEYS, uniqueViolation } from "@cairn/db";
 import { DomainError, notFound } from "../errors.ts";
 
 export async function upsertAsset(
@@ -20,9 +20,10 @@ export async function upsertAsset(
       });
       return { id: asset.id.toString() };
     } catch (error) {
-      if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")) throw error;
-      // A concurrent upsert of the same new asset trips a unique index too (ON CONFLICT covers the name only):
-      // that asset exists now, and the next attempt updates it. Only a uri held by another asset is a conflict.
+      // The upsert is INSERT ... ON CONFLICT (name), so the uri's key is the only one it can trip. A concurrent
+      // upsert of the same new asset trips it too: that asset exists now, and the next attempt updates it.
+      // Only a uri held by another asset is a conflict.
+      if (uniqueViolation(error)?.constraint !== UNIQUE_KEYS.assetUri) throw error;
       const owner = await db.prisma.asset.findUnique({ where: { uri: input.uri }, select: { name: true } });
       if ((owner && owner.name !== input.name) || attempt >= 3) {
         throw new DomainError(

@@ -1,7 +1,7 @@
 // Admin plane: registering task instances (a try of a task of a run) and their retries.
-import { type Database, Prisma } from "@cairn/db";
+import { type Database, UNIQUE_KEYS, uniqueViolation } from "@cairn/db";
 import { v7 as uuidv7 } from "uuid";
-import { DomainError, notFound } from "../errors.ts";
+import { notFound } from "../errors.ts";
 import type { AssetRef } from "../schemas.ts";
 
 export interface CreateTaskInstanceInput {
@@ -13,65 +13,50 @@ export interface CreateTaskInstanceInput {
   outlets: AssetRef[];
 }
 
-/** Creates the dag run if absent, the first try of the task instance, and its asset registrations. */
+/**
+ * Creates the dag run if absent, the first try of the task instance, and its asset registrations. No
+ * lookup first: a task instance that exists already (retried or not, its first try stays) or is being
+ * created concurrently fails the unique key of tries, which error-mapping.ts answers with CONFLICT
+ * task_instance_exists; the transaction rolls back, registrations included.
+ */
 export async function createTaskInstance(
   db: Database,
   input: CreateTaskInstanceInput,
 ): Promise<{ id: string; tryNumber: number }> {
   const id = uuidv7();
-  try {
-    return await db.prisma.$transaction(async (tx) => {
-      const [run] = await tx.$queryRaw<{ id: bigint }[]>`
-        INSERT INTO dag_run (dag_id, run_id) VALUES (${input.dagId}, ${input.runId})
-        ON CONFLICT (dag_id, run_id) DO UPDATE SET dag_id = EXCLUDED.dag_id
-        RETURNING id`;
-      if (!run) throw new Error("dag_run upsert returned no row");
-      const registrations = [
-        ...input.inlets.map((ref) => ({ ref, direction: "inlet" })),
-        ...input.outlets.map((ref) => ({ ref, direction: "outlet" })),
-      ];
-      const assetIds = await Promise.all(
-        registrations.map(async ({ ref }) => {
-          const asset = await tx.asset.findUnique({
-            where: "name" in ref ? { name: ref.name } : { uri: ref.uri },
-          });
-          if (!asset) throw notFound("asset_not_found", `asset ${describeRef(ref)} does not exist`);
-          return asset.id;
-        }),
-      );
-      const existing = await tx.taskInstance.findFirst({
-        where: { dagRunId: run.id, taskId: input.taskId, mapIndex: input.mapIndex },
-        select: { id: true },
-      });
-      if (existing) throw instanceExists(input);
-      await tx.taskInstance.create({
-        data: { id, dagRunId: run.id, taskId: input.taskId, mapIndex: input.mapIndex, tryNumber: 1 },
-      });
-      await tx.taskAsset.createMany({
-        data: registrations.map(({ direction }, i) => ({
-          dagId: input.dagId,
-          taskId: input.taskId,
-          assetId: assetIds[i]!,
-          direction,
-        })),
-        skipDuplicates: true,
-      });
-      return { id, tryNumber: 1 };
+  return db.prisma.$transaction(async (tx) => {
+    const [run] = await tx.$queryRaw<{ id: bigint }[]>`
+      INSERT INTO dag_run (dag_id, run_id) VALUES (${input.dagId}, ${input.runId})
+      ON CONFLICT (dag_id, run_id) DO UPDATE SET dag_id = EXCLUDED.dag_id
+      RETURNING id`;
+    if (!run) throw new Error("dag_run upsert returned no row");
+    const registrations = [
+      ...input.inlets.map((ref) => ({ ref, direction: "inlet" })),
+      ...input.outlets.map((ref) => ({ ref, direction: "outlet" })),
+    ];
+    const assetIds = await Promise.all(
+      registrations.map(async ({ ref }) => {
+        const asset = await tx.asset.findUnique({
+          where: "name" in ref ? { name: ref.name } : { uri: ref.uri },
+        });
+        if (!asset) throw notFound("asset_not_found", `asset ${describeRef(ref)} does not exist`);
+        return asset.id;
+      }),
+    );
+    await tx.taskInstance.create({
+      data: { id, dagRunId: run.id, taskId: input.taskId, mapIndex: input.mapIndex, tryNumber: 1 },
     });
-  } catch (error) {
-    // Two concurrent creates of the same task instance: the loser hits the unique key.
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")
-      throw instanceExists(input);
-    throw error;
-  }
-}
-
-function instanceExists(input: CreateTaskInstanceInput): DomainError {
-  return new DomainError(
-    "conflict",
-    "task_instance_exists",
-    `task ${input.taskId} (map index ${input.mapIndex}) of run ${input.dagId}/${input.runId} already has a task instance: use admin.taskInstances.retry for a new try`,
-  );
+    await tx.taskAsset.createMany({
+      data: registrations.map(({ direction }, i) => ({
+        dagId: input.dagId,
+        taskId: input.taskId,
+        assetId: assetIds[i]!,
+        direction,
+      })),
+      skipDuplicates: true,
+    });
+    return { id, tryNumber: 1 };
+  });
 }
 
 export function describeRef(ref: AssetRef): string {
@@ -106,8 +91,12 @@ export async function retryTaskInstance(
         throw notFound("task_instance_not_found", `task instance ${input.taskInstanceId} does not exist`);
       return { id, tryNumber: row.try_number };
     } catch (error) {
-      const uniqueViolation = (error as { code?: unknown }).code === "23505";
-      if (!uniqueViolation || attempt >= MAX_RETRY_ATTEMPTS) throw error;
+      const lostRace = uniqueViolation(error)?.constraint === UNIQUE_KEYS.taskInstanceTry;
+      if (!lostRace) throw error;
+      // Wrapped: unwrapped, error-mapping.ts would answer task_instance_exists, which tells a retry's
+      // caller something false. A hundred lost races is a bug or a storm: a 500.
+      if (attempt >= MAX_RETRY_ATTEMPTS)
+        throw new Error(`retry lost ${attempt} races for the next try number`, { cause: error });
     }
   }
 }

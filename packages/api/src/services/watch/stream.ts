@@ -203,10 +203,8 @@ export async function* watchStream(
     yield sent({ op: "synced" }, id(syncedSeq));
 
     // Transactions from this one on began after every page was read: none of the pages holds them.
-    const newerThanPages = pages.reduce(
-      (max, page) => (page.snapshot.xmax > max ? page.snapshot.xmax : max),
-      0n,
-    );
+    let newerThanPages = 0n;
+    for (const page of pages) if (page.snapshot.xmax > newerThanPages) newerThanPages = page.snapshot.xmax;
     /** Whether the snapshot page that covered this key already holds the change. */
     const inSnapshot = (change: Change) => {
       if (pages.length === 0 || change.xid >= newerThanPages) return false;
