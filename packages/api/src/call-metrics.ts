@@ -1,19 +1,9 @@
-// What a finished procedure call did to state, read from its path and result, for metrics.
+// What a finished procedure call did to state, from its meta (trpc.ts) and its result, for metrics.
 import type { ProcedureCall } from "./context.ts";
-
-function planeOf(path: string): ProcedureCall["plane"] {
-  if (
-    path.startsWith("taskState.") ||
-    path.startsWith("admin.taskState.") ||
-    path.startsWith("admin.taskInstances.")
-  ) {
-    return "task";
-  }
-  if (path.startsWith("assetState.") || path.startsWith("admin.assetState.")) return "asset";
-  return "none";
-}
+import type { ProcedureMeta } from "./trpc.ts";
 
 export function describeCall(
+  meta: ProcedureMeta | undefined,
   path: string,
   outcome: string,
   durationMs: number,
@@ -23,28 +13,36 @@ export function describeCall(
     path,
     outcome,
     durationMs,
-    plane: planeOf(path),
+    plane: meta?.plane ?? "none",
     rowsWritten: 0,
     rowsDeleted: 0,
     deletedVia: "delete",
   };
   if (outcome !== "OK" || typeof data !== "object" || data === null) return call;
-  if (path === "admin.cleanup.run") {
-    const { task, asset } = data as { task?: unknown; asset?: unknown };
-    if (typeof task === "number" && typeof asset === "number") call.cleanupDeleted = { task, asset };
-    return call;
-  }
-  const verb = path.slice(path.lastIndexOf(".") + 1);
-  const result = data as { deleted?: unknown; deletedKeys?: unknown };
-  if (call.plane === "none") return call;
-  if (verb === "set") call.rowsWritten = 1;
-  else if (verb === "delete" && result.deleted === true) call.rowsDeleted = 1;
-  else if (verb === "clear" && typeof result.deleted === "number") {
-    call.rowsDeleted = result.deleted;
-    call.deletedVia = "clear";
-  } else if (typeof result.deletedKeys === "number") {
-    call.rowsDeleted = result.deletedKeys;
-    call.deletedVia = "lifecycle";
+  const result = data as { deleted?: unknown; deletedKeys?: unknown; task?: unknown; asset?: unknown };
+  switch (meta?.effect) {
+    case "set":
+      call.rowsWritten = 1;
+      break;
+    case "delete":
+      if (result.deleted === true) call.rowsDeleted = 1;
+      break;
+    case "clear":
+      if (typeof result.deleted === "number") {
+        call.rowsDeleted = result.deleted;
+        call.deletedVia = "clear";
+      }
+      break;
+    case "lifecycle":
+      if (typeof result.deletedKeys === "number") {
+        call.rowsDeleted = result.deletedKeys;
+        call.deletedVia = "lifecycle";
+      }
+      break;
+    case "cleanup":
+      if (typeof result.task === "number" && typeof result.asset === "number")
+        call.cleanupDeleted = { task: result.task, asset: result.asset };
+      break;
   }
   return call;
 }

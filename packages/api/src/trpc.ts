@@ -7,13 +7,26 @@ import type { Context } from "./context.ts";
 import { formatError, toTRPCError } from "./error-mapping.ts";
 import { DomainError } from "./errors.ts";
 
-const t = initTRPC.context<Context>().create({
-  isDev: false,
-  errorFormatter: ({ shape, error }) => formatError(shape, error),
-  // Watch streams: a ping every 15 s keeps idle streams open through proxies, and tells tRPC's client
-  // to reconnect when it hears nothing for 30 s (a connection that died silently).
-  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
-});
+/**
+ * Per-procedure facts for metrics, declared with `.meta()` where the procedure is defined (no middleware,
+ * so no cost per call): which state it touches, and what a successful call did to rows, read from its
+ * result (call-metrics.ts).
+ */
+export interface ProcedureMeta {
+  plane?: "task" | "asset";
+  effect?: "set" | "delete" | "clear" | "lifecycle" | "cleanup";
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<ProcedureMeta>()
+  .create({
+    isDev: false,
+    errorFormatter: ({ shape, error }) => formatError(shape, error),
+    // Watch streams: a ping every 15 s keeps idle streams open through proxies, and tells tRPC's client
+    // to reconnect when it hears nothing for 30 s (a connection that died silently).
+    sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
+  });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
@@ -22,14 +35,14 @@ export const createCallerFactory = t.createCallerFactory;
  * Maps domain and database errors thrown anywhere below to their tRPC codes (error-mapping.ts), and
  * reports each finished call to the context's observer (metrics, and the audit line of admin writes).
  */
-const mapErrors = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
+const mapErrors = t.middleware(async ({ ctx, meta, path, type, getRawInput, next }) => {
   const started = ctx.observer ? performance.now() : 0;
   const result = await next();
   const mapped = result.ok ? undefined : toTRPCError(result.error, type);
   if (ctx.observer) {
     const outcome = result.ok ? "OK" : (mapped ?? result.error).code;
     ctx.observer.onCall(
-      describeCall(path, outcome, performance.now() - started, result.ok ? result.data : undefined),
+      describeCall(meta, path, outcome, performance.now() - started, result.ok ? result.data : undefined),
     );
     // Writes with an admin token are logged with who made them. The principal is known once the call
     // authenticated (the context memoizes it); a refused token wrote nothing.

@@ -1,5 +1,6 @@
-// The `cairn` CLI as an operator runs it: a child process talking HTTP to a real server (started here,
-// over PGlite and PostgreSQL), checked by its output and exit code.
+// The `cairn` CLI as an operator runs it: the built command (dist/cli.js, which the test run's global
+// setup builds) as a child process talking HTTP to a real server (started here, over PGlite and
+// PostgreSQL), checked by its output and exit code.
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,7 +24,7 @@ import { type RunningServer, startServer } from "../http-server.ts";
 // Each CLI run is a new node process (about half a second of start-up, more on a busy machine).
 vi.setConfig({ testTimeout: 90_000 });
 
-const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+const main = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const secret = TEST_SECRET;
 const api = testConfig({ defaultTokenTtlSeconds: 3600 });
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -38,7 +39,7 @@ interface Run {
 /** Runs `cairn ...args` with only PATH and the given environment (nothing inherited by accident). */
 function cairn(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", main, ...args], {
+    const child = spawn(process.execPath, [main, ...args], {
       env: { PATH: process.env.PATH ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -216,14 +217,10 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
     const t = await newTask();
     await admin().taskState.set({ ...t.address, mapIndex: -1, key: "before", value: 1 });
     const watch = (extra: string[]) => {
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", main, "state", "watch", ...t.flags, ...extra],
-        {
-          env: { PATH: process.env.PATH ?? "", ...env() },
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
+      const child = spawn(process.execPath, [main, "state", "watch", ...t.flags, ...extra], {
+        env: { PATH: process.env.PATH ?? "", ...env() },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (chunk) => (stdout += chunk));

@@ -4,7 +4,10 @@ import { deleteExpired, previewExpired } from "../../services/cleanup.ts";
 import { adminProcedure, adminReadProcedure, router } from "../../trpc.ts";
 
 export const cleanupRouter = router({
-  run: adminProcedure.input(ZCleanupRunInput).mutation(({ ctx, input }) => deleteExpired(ctx.db.sql, input)),
+  run: adminProcedure
+    .meta({ effect: "cleanup" })
+    .input(ZCleanupRunInput)
+    .mutation(({ ctx, input }) => deleteExpired(ctx.db.sql, input)),
   preview: adminReadProcedure
     .input(ZCleanupPreviewInput)
     .query(({ ctx, input }) => previewExpired(ctx.db.sql, input.limit)),

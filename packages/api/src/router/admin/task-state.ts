@@ -17,18 +17,23 @@ import { adminProcedure, adminReadProcedure, router } from "../../trpc.ts";
 
 export const adminTaskStateRouter = router({
   list: adminReadProcedure
+    .meta({ plane: "task" })
     .input(ZAdminTaskStateListInput)
     .query(({ ctx, input }) => listTaskStateWithTotal(ctx.db, input, ctx.config.maxPageBytes)),
   get: adminReadProcedure
+    .meta({ plane: "task" })
     .input(ZAdminTaskStateGetInput)
     .query(({ ctx, input }) => getTaskState(ctx.db, input)),
   set: adminProcedure
+    .meta({ plane: "task", effect: "set" })
     .input(ZAdminTaskStateSetInput)
     .mutation(({ ctx, input }) => setTaskState(ctx.db, ctx.config, input)),
   delete: adminProcedure
+    .meta({ plane: "task", effect: "delete" })
     .input(ZAdminTaskStateDeleteInput)
     .mutation(({ ctx, input }) => deleteTaskState(ctx.db, input)),
   clear: adminProcedure
+    .meta({ plane: "task", effect: "clear" })
     .input(ZAdminTaskStateClearInput)
     .mutation(({ ctx, input }) => clearTaskState(ctx.db, input)),
 });
