@@ -1,7 +1,7 @@
 // admin.assets.list (spec §7): assets by name, with their live keys and the tasks that read or write them.
 import type { SqlRunner } from "@cairn/db";
 import { LIVE } from "../state-entries.ts";
-import { decodeListCursor, encodeListCursor } from "./cursor.ts";
+import { decodeListCursor, listPage } from "./cursor.ts";
 
 export interface TaskRef {
   dagId: string;
@@ -47,21 +47,19 @@ export async function listAssets(
     sql.query<Row>(PAGE_SQL, [...filter, after?.[0] ?? null, input.limit + 1], "operator_asset_list"),
     sql.query<{ total: number }>(COUNT_SQL, filter, "operator_asset_count"),
   ]);
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(
-      (row): AssetItem => ({
-        name: row.name,
-        uri: row.uri,
-        group: row.group,
-        active: row.active,
-        keys: row.keys,
-        inlets: row.inlets,
-        outlets: row.outlets,
-      }),
-    ),
-    nextCursor: rows.length > page.length && last ? encodeListCursor([last.name]) : null,
-    total: count?.total ?? 0,
-  };
+  return listPage(
+    rows,
+    input.limit,
+    count?.total ?? 0,
+    (row): AssetItem => ({
+      name: row.name,
+      uri: row.uri,
+      group: row.group,
+      active: row.active,
+      keys: row.keys,
+      inlets: row.inlets,
+      outlets: row.outlets,
+    }),
+    (row) => [row.name],
+  );
 }

@@ -1,4 +1,5 @@
-// Opaque cursors of the operator lists: the base64url of the last item's sort key as a JSON array.
+// Pages of the operator lists: `{ items, nextCursor, total }`, where a cursor is the base64url of the last
+// item's sort key as a JSON array (opaque to callers).
 import { DomainError } from "../../errors.ts";
 
 type Part = string | number;
@@ -32,4 +33,24 @@ export function decodeListCursor<T extends Part[]>(
     );
   if (!valid) throw new DomainError("bad_request", "invalid_value", "cursor is not one this server returned");
   return parts as T;
+}
+
+/**
+ * A page from `rows` (fetched with one more than `limit`, to know whether another page follows), its
+ * items made by `item`, its cursor from the last item's `sortKey`.
+ */
+export function listPage<Row, Item>(
+  rows: Row[],
+  limit: number,
+  total: number,
+  item: (row: Row) => Item,
+  sortKey: (row: Row) => Part[],
+): { items: Item[]; nextCursor: string | null; total: number } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(item),
+    nextCursor: rows.length > page.length && last ? encodeListCursor(sortKey(last)) : null,
+    total,
+  };
 }

@@ -1,7 +1,7 @@
 // admin.dagRuns.list (spec §7): dag runs newest first, with how many task instances and live keys each has.
 import type { SqlRunner } from "@cairn/db";
 import { LIVE, toIso } from "../state-entries.ts";
-import { decodeListCursor, encodeListCursor } from "./cursor.ts";
+import { decodeListCursor, listPage } from "./cursor.ts";
 
 export interface DagRunItem {
   dagId: string;
@@ -54,20 +54,17 @@ export async function listDagRuns(
     ),
     sql.query<{ total: number }>(COUNT_SQL, filter, "operator_dag_run_count"),
   ]);
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(
-      (row): DagRunItem => ({
-        dagId: row.dag_id,
-        runId: row.run_id,
-        createdAt: toIso(row.created_at),
-        taskInstances: row.task_instances,
-        keys: row.keys,
-      }),
-    ),
-    nextCursor:
-      rows.length > page.length && last ? encodeListCursor([toIso(last.created_at), last.id]) : null,
-    total: count?.total ?? 0,
-  };
+  return listPage(
+    rows,
+    input.limit,
+    count?.total ?? 0,
+    (row): DagRunItem => ({
+      dagId: row.dag_id,
+      runId: row.run_id,
+      createdAt: toIso(row.created_at),
+      taskInstances: row.task_instances,
+      keys: row.keys,
+    }),
+    (row) => [toIso(row.created_at), row.id],
+  );
 }

@@ -3,7 +3,7 @@ import type { SqlRunner } from "@cairn/db";
 import { DomainError } from "../../errors.ts";
 import { LIVE, toIso } from "../state-entries.ts";
 import { CURRENT_TRY } from "../task-instance-scope.ts";
-import { decodeListCursor, encodeListCursor } from "./cursor.ts";
+import { decodeListCursor, listPage } from "./cursor.ts";
 
 export interface TaskInstanceItem {
   id: string;
@@ -64,21 +64,19 @@ export async function listTaskInstances(
     ),
     sql.query<{ total: number }>(COUNT_SQL, filter, "operator_task_instance_count"),
   ]);
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(
-      (row): TaskInstanceItem => ({
-        id: row.id,
-        taskId: row.task_id,
-        mapIndex: row.map_index,
-        tryNumber: row.try_number,
-        state: row.state,
-        keys: row.keys,
-        updatedAt: toIso(row.updated_at),
-      }),
-    ),
-    nextCursor: rows.length > page.length && last ? encodeListCursor([last.task_id, last.map_index]) : null,
-    total: count?.total ?? 0,
-  };
+  return listPage(
+    rows,
+    input.limit,
+    count?.total ?? 0,
+    (row): TaskInstanceItem => ({
+      id: row.id,
+      taskId: row.task_id,
+      mapIndex: row.map_index,
+      tryNumber: row.try_number,
+      state: row.state,
+      keys: row.keys,
+      updatedAt: toIso(row.updated_at),
+    }),
+    (row) => [row.task_id, row.map_index],
+  );
 }
