@@ -377,6 +377,15 @@ describeEachDatabase("client", (getDb) => {
       counter.calls.length = 0;
       await Promise.all(Array.from({ length: 25 }, (_, i) => cairn.set(`small${i}`, i)));
       expect(counter.calls).toHaveLength(1);
+
+      // Sizes are UTF-8 bytes: 6 000 "é" are 12 KB (alone, past the 10 KiB share of a batch), 4 000 are
+      // 8 KB (batched), though both are fewer than 10 240 characters.
+      counter.calls.length = 0;
+      await Promise.all(Array.from({ length: 3 }, (_, i) => cairn.set(`wide${i}`, "é".repeat(6_000))));
+      expect(counter.calls.filter((call) => !call.includes("batch=1"))).toHaveLength(3);
+      counter.calls.length = 0;
+      await Promise.all(Array.from({ length: 3 }, (_, i) => cairn.set(`narrow${i}`, "é".repeat(4_000))));
+      expect(counter.calls).toHaveLength(1);
     });
 
     it("long keys split a batch by URL length instead of failing", async () => {

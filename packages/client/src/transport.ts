@@ -79,7 +79,7 @@ export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClien
           },
         }),
         false: splitLink({
-          condition: (op) => op.type === "mutation" && utf8Bytes(JSON.stringify(op.input)) > alone,
+          condition: (op) => op.type === "mutation" && longerThan(JSON.stringify(op.input), alone),
           true: httpLink(http),
           false: httpBatchLink({ ...http, maxURLLength: options.maxURLLength ?? 8000, maxItems }),
         }),
@@ -233,7 +233,13 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
 
 const encoder = new TextEncoder();
 
-/** A string's length in UTF-8 bytes (no Buffer: the client runs in browsers too). */
-function utf8Bytes(text: string): number {
-  return encoder.encode(text).byteLength;
+/**
+ * Whether the string's UTF-8 form is longer than `bytes` (no Buffer: the client runs in browsers too).
+ * A UTF-16 code unit is 1 to 3 bytes, so only a string of `bytes / 3` to `bytes` units is encoded to
+ * tell: most writes are far below.
+ */
+function longerThan(text: string, bytes: number): boolean {
+  if (text.length > bytes) return true;
+  if (text.length * 3 <= bytes) return false;
+  return encoder.encode(text).byteLength > bytes;
 }

@@ -110,12 +110,16 @@ export interface ResolvedNamespace {
 /** The cold path for either kind: resolves the namespace or throws NOT_FOUND saying why. */
 export async function resolveNamespace(sql: SqlRunner, ns: TaskNamespace): Promise<ResolvedNamespace> {
   if ("taskInstanceId" in ns) return resolveTaskInstance(sql, ns.taskInstanceId);
+  return { dagRunId: await dagRunIdOf(sql, ns.dagId, ns.runId), taskId: ns.taskId, mapIndex: ns.mapIndex };
+}
+
+/** A dag run's id; NOT_FOUND dag_run_not_found when there is none. */
+export async function dagRunIdOf(sql: SqlRunner, dagId: string, runId: string): Promise<string> {
   const rows = await sql.query<{ id: string }>(
     "SELECT id::text FROM dag_run WHERE dag_id = $1 AND run_id = $2",
-    [ns.dagId, ns.runId],
+    [dagId, runId],
     "resolve_dag_run",
   );
-  const run = rows[0];
-  if (!run) throw notFound("dag_run_not_found", `dag run ${ns.dagId}/${ns.runId} does not exist`);
-  return { dagRunId: run.id, taskId: ns.taskId, mapIndex: ns.mapIndex };
+  if (!rows[0]) throw notFound("dag_run_not_found", `dag run ${dagId}/${runId} does not exist`);
+  return rows[0].id;
 }

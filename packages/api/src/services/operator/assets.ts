@@ -35,8 +35,6 @@ ORDER BY a.name LIMIT $4`;
 
 const COUNT_SQL = `SELECT count(*)::int AS total FROM asset a WHERE ${FILTER}`;
 
-type Row = AssetItem;
-
 export async function listAssets(
   sql: SqlRunner,
   input: { search?: string | undefined; active?: boolean | undefined; limit: number; cursor?: string | null },
@@ -44,22 +42,14 @@ export async function listAssets(
   const after = decodeListCursor<[string]>(input.cursor, ["string"]);
   const filter = [input.search || null, input.active ?? null];
   const [rows, [count]] = await Promise.all([
-    sql.query<Row>(PAGE_SQL, [...filter, after?.[0] ?? null, input.limit + 1], "operator_asset_list"),
+    sql.query<AssetItem>(PAGE_SQL, [...filter, after?.[0] ?? null, input.limit + 1], "operator_asset_list"),
     sql.query<{ total: number }>(COUNT_SQL, filter, "operator_asset_count"),
   ]);
   return listPage(
     rows,
     input.limit,
     count?.total ?? 0,
-    (row): AssetItem => ({
-      name: row.name,
-      uri: row.uri,
-      group: row.group,
-      active: row.active,
-      keys: row.keys,
-      inlets: row.inlets,
-      outlets: row.outlets,
-    }),
+    (row) => row,
     (row) => [row.name],
   );
 }

@@ -1,6 +1,7 @@
 // admin.stats (spec §7): what the console's overview shows. Counts of live state are of unexpired rows;
 // expired rows wait for the cleanup (CAIRN_CLEANUP_INTERVAL_SECONDS, or admin.cleanup.run).
 import type { SqlRunner } from "@cairn/db";
+import { LIVE } from "../state-entries.ts";
 import { CURRENT_TRY } from "../task-instance-scope.ts";
 
 export interface Stats {
@@ -19,9 +20,9 @@ const bothPlanes = (where: string) => `${count("task_state s", where)} + ${count
 const STATS_SQL = `SELECT
   ${count("dag_run")} AS dag_runs,
   ${count("task_instance t", CURRENT_TRY)} AS task_instances,
-  ${count("task_state s", "s.expires_at IS NULL OR s.expires_at > now()")} AS task_keys,
+  ${count("task_state s", LIVE)} AS task_keys,
   ${count("asset")} AS assets,
-  ${count("asset_state s", "s.expires_at IS NULL OR s.expires_at > now()")} AS asset_keys,
+  ${count("asset_state s", LIVE)} AS asset_keys,
   ${bothPlanes("s.expires_at > now() AND s.expires_at <= now() + interval '24 hours'")} AS expiring_within_24h,
   ${bothPlanes("s.expires_at <= now()")} AS expired_awaiting_cleanup`;
 

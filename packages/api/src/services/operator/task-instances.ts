@@ -1,8 +1,7 @@
 // admin.taskInstances.list (spec §7): the current try of each task (and map index) of a dag run.
 import type { SqlRunner } from "@cairn/db";
-import { DomainError } from "../../errors.ts";
 import { LIVE, toIso } from "../state-entries.ts";
-import { CURRENT_TRY } from "../task-instance-scope.ts";
+import { CURRENT_TRY, dagRunIdOf } from "../task-instance-scope.ts";
 import { decodeListCursor, listPage } from "./cursor.ts";
 
 export interface TaskInstanceItem {
@@ -47,15 +46,8 @@ export async function listTaskInstances(
   },
 ) {
   const after = decodeListCursor<[string, number]>(input.cursor, ["string", "number"]);
-  const [run] = await sql.query<{ id: string }>(
-    "SELECT id::text AS id FROM dag_run WHERE dag_id = $1 AND run_id = $2",
-    [input.dagId, input.runId],
-    "operator_dag_run_id",
-  );
-  if (!run) {
-    throw new DomainError("not_found", "dag_run_not_found", `no dag run ${input.dagId} / ${input.runId}`);
-  }
-  const filter = [run.id, input.taskIdPrefix || null];
+  const dagRunId = await dagRunIdOf(sql, input.dagId, input.runId);
+  const filter = [dagRunId, input.taskIdPrefix || null];
   const [rows, [count]] = await Promise.all([
     sql.query<Row>(
       PAGE_SQL,

@@ -9,7 +9,7 @@ import type { AssetRef } from "../../schemas.ts";
 import { usableAssetId } from "../asset-state.ts";
 import { WRITER_COLUMNS, type WriterColumns, writerOf } from "../asset-state-admin.ts";
 import { ENTRY_COLUMNS, LIVE, type StateRow, toEntry } from "../state-entries.ts";
-import { resolveTaskInstance } from "../task-instance-scope.ts";
+import { dagRunIdOf, resolveTaskInstance } from "../task-instance-scope.ts";
 import { describeRef } from "../task-instances.ts";
 import type { Change, WatchWhere } from "./events.ts";
 import type { Interest } from "./interest.ts";
@@ -261,15 +261,7 @@ export async function runWatchScope(
   prefix: string | undefined,
   tokenValid: () => boolean,
 ): Promise<WatchScope> {
-  const found = async () =>
-    (
-      await sql.query<{ id: string }>("SELECT id::text FROM dag_run WHERE dag_id = $1 AND run_id = $2", [
-        dagId,
-        runId,
-      ])
-    )[0];
-  const run = await found();
-  if (!run) throw notFound("dag_run_not_found", `dag run ${dagId}/${runId} does not exist`);
+  const run = { id: await dagRunIdOf(sql, dagId, runId) };
   const where = `s.dag_run_id = $1::bigint AND ${LIVE} AND ($2::text IS NULL OR starts_with(s.key, $2))
     AND ($3::text IS NULL OR (${RUN_SORT_SQL}) COLLATE "C" > $3)`;
   const columns = `${ENTRY_COLUMNS}, s.task_id, s.map_index, ${RUN_SORT_SQL} AS sort_key`;
@@ -293,7 +285,11 @@ export async function runWatchScope(
     whereOf: (change) => ({ dagId, runId, taskId: change.taskId!, mapIndex: change.mapIndex! }),
     stillValid: async () =>
       tokenValid() &&
-      sharedCheck(sql, `run ${JSON.stringify([dagId, runId])}`, async () => (await found())?.id === run.id),
+      sharedCheck(
+        sql,
+        `run ${JSON.stringify([dagId, runId])}`,
+        async () => (await dagRunIdOf(sql, dagId, runId)) === run.id,
+      ),
   };
 }
 

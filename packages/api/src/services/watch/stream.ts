@@ -145,8 +145,9 @@ export async function* watchStream(
   const id = (seq: number, partial = false) => formatId({ epoch, seq, interestId, partial });
   const interests = Array.isArray(scope.interest) ? scope.interest : [scope.interest];
   const plane = planeOf(interests[0]!);
+  const count = (event: WatchEvent) => hub.observer?.onEvent(plane, event.op);
   const sent = (event: WatchEvent, eventId: string) => {
-    hub.observer?.onEvent(plane, event.op);
+    count(event);
     return tracked(eventId, event);
   };
   let counted = false;
@@ -212,8 +213,6 @@ export async function* watchStream(
       const page = pages.find((p) => p.upTo === null || Buffer.compare(key, p.upTo) <= 0);
       return page !== undefined && visibleIn(page.snapshot, change.xid);
     };
-    // One timer for the stream's life, not one per wait: a write watched by 1 000 streams would arm and
-    // clear 1 000 timers.
     /** Written at once when the event needs no read; false when it must go through the iterator. */
     const direct =
       writer &&
@@ -221,11 +220,13 @@ export async function* watchStream(
         if (inSnapshot(numbered.change)) return true;
         const event = eventAtOnce(scope, numbered.change);
         if (!event) return false;
-        hub.observer?.onEvent(plane, event.op);
+        count(event);
         // The client's buffer is full: what follows waits in the queue, the iterator's consumer for drain.
         if (!writer(id(numbered.seq), event)) writeDirectly = undefined;
         return true;
       });
+    // One timer for the stream's life, not one per wait: a write watched by 1 000 streams would arm and
+    // clear 1 000 timers.
     let checkDue = false;
     checkTimer = setInterval(() => {
       checkDue = true;
