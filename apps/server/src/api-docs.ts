@@ -109,7 +109,7 @@ export function serveApiDocs(
   return true;
 }
 
-function send(
+export function send(
   res: http.ServerResponse,
   status: number,
   type: string,

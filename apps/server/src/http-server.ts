@@ -1,4 +1,5 @@
-// The HTTP surface: /trpc (the router, plain JSON), /healthz, /readyz, /metrics, /openapi.json and /docs.
+// The HTTP surface: /trpc (the router, plain JSON), /healthz, /readyz, /metrics, /openapi.json, /docs and
+// /console.
 // One log line per request, responses counted by route and status, and a graceful stop (drain) for SIGTERM.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
@@ -7,6 +8,7 @@ import {
   type ApiConfig,
   appRouter,
   bearerToken,
+  CallHistory,
   type CallObserver,
   createContextFromToken,
   WatchHub,
@@ -16,6 +18,7 @@ import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import { serveApiDocs } from "./api-docs.ts";
+import { serveConsole } from "./console-files.ts";
 import type { Metrics } from "./metrics.ts";
 import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
 import { isSubscription, serveWatch } from "./watch-sse.ts";
@@ -86,6 +89,7 @@ function routeOf(path: string): string {
     return procedure.includes(",") ? "/trpc/(batch)" : "/trpc/(unknown)";
   }
   if (path.startsWith("/docs/")) return "/docs/*";
+  if (path === "/console" || path.startsWith("/console/")) return "/console/*";
   return path === "/healthz" ||
     path === "/readyz" ||
     path === "/metrics" ||
@@ -101,8 +105,12 @@ function createHttpServer(
   onIdle: () => void,
 ): http.Server {
   const { db, api, logger, metrics, watch } = options;
+  const callHistory = new CallHistory();
   const observer: CallObserver = {
-    onCall: (call) => metrics?.onCall(call),
+    onCall: (call) => {
+      metrics?.onCall(call);
+      callHistory.record(call);
+    },
     // The audit trail of admin tokens: who changed what (never the value).
     onAdminWrite: (write) =>
       logger.info(
@@ -126,6 +134,7 @@ function createHttpServer(
       config: api,
       token: bearerToken(req.headers.authorization),
       observer,
+      callHistory,
       requestId: requestIds.get(req),
     });
   };
@@ -206,6 +215,9 @@ function createHttpServer(
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     const docsFailed = (error: unknown) => logger.error({ reqId: requestId, err: error }, "API docs failed");
     if (serveApiDocs(path, res, docsFailed)) return;
+    const consoleFailed = (error: unknown) =>
+      logger.error({ reqId: requestId, err: error }, "console failed");
+    if (serveConsole(path, res, consoleFailed)) return;
     if (path === "/metrics" && metrics) {
       metrics.registry.metrics().then(
         (text) => {

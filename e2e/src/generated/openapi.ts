@@ -1187,6 +1187,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/trpc/admin.session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the token belongs to, its scope and expiry, and the server's value limit
+         * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
+         *
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Errors** (`error.data.code`: `error.data.reason`):
+         *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED` (401): `invalid_token`, `token_expired`
+         *     - `FORBIDDEN` (403): `insufficient_scope`
+         *     - `INTERNAL_SERVER_ERROR` (500): without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
+         */
+        get: operations["admin.session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trpc/admin.metrics.recent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calls, errors and p99 latency per procedure over the last 15 minutes
+         * @description A query: `GET` with the input as the URL-encoded JSON `input` parameter.
+         *
+         *     **Token:** An admin or a viewer token. An execution token is FORBIDDEN `insufficient_scope`.
+         *
+         *     **Errors** (`error.data.code`: `error.data.reason`):
+         *     - `BAD_REQUEST` (400): `invalid_value`; without a reason: input that fails the procedure's schema (or is not JSON): data.fieldErrors and data.formErrors say what is wrong
+         *     - `UNAUTHORIZED` (401): `invalid_token`, `token_expired`
+         *     - `FORBIDDEN` (403): `insufficient_scope`
+         *     - `INTERNAL_SERVER_ERROR` (500): without a reason: an unexpected failure; its message is always "internal server error"
+         *     - `SERVICE_UNAVAILABLE` (503): `database_unavailable`
+         */
+        get: operations["admin.metrics.recent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/trpc/admin.watch": {
         parameters: {
             query?: never;
@@ -1789,6 +1847,38 @@ export interface components {
             expiredAwaitingCleanup: number;
         };
         AdminStatsOutput: components["schemas"]["Stats"];
+        AdminSessionInput: components["schemas"]["AdminStatsInput"];
+        Session: {
+            /** @description The token's subject: who is calling. */
+            sub: string;
+            /** @enum {string} */
+            scope: "execution" | "admin" | "viewer";
+            /** @description When the token expires; null if it never does. */
+            expiresAt: string | null;
+            /** @description CAIRN_MAX_VALUE_BYTES: largest value as UTF-8 JSON (0 = none). */
+            maxValueBytes: number;
+        };
+        AdminSessionOutput: components["schemas"]["Session"];
+        AdminMetricsRecentInput: components["schemas"]["AdminStatsInput"];
+        RecentCalls: {
+            /** @description Length of each interval (10). */
+            intervalSeconds: number;
+            /**
+             * Format: date-time
+             * @description Start of the oldest interval; the last one is still filling.
+             */
+            from: string;
+            procedures: {
+                path: string;
+                /** @description Calls per interval, oldest first. */
+                calls: number[];
+                /** @description Calls that ended in an error, per interval. */
+                errors: number[];
+                /** @description 99th percentile latency inside the server (ms, within 19 %); null without calls. */
+                p99Ms: (number | null)[];
+            }[];
+        };
+        AdminMetricsRecentOutput: components["schemas"]["RecentCalls"];
         AdminWatchInput: {
             dagId?: string;
             runId?: string;
@@ -3934,6 +4024,72 @@ export interface operations {
                     "application/json": {
                         result: {
                             data: components["schemas"]["AdminStatsOutput"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden.insufficient_scope"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "admin.session": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the output in tRPC's result envelope. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: {
+                            data: components["schemas"]["AdminSessionOutput"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden.insufficient_scope"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    "admin.metrics.recent": {
+        parameters: {
+            query: {
+                /** @description The input as JSON, URL-encoded. */
+                input: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the output in tRPC's result envelope. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: {
+                            data: components["schemas"]["AdminMetricsRecentOutput"];
                         };
                     };
                 };

@@ -5,6 +5,7 @@ import { decodeJwt } from "jose";
 import { verifyTokenCached } from "./auth/token-cache.ts";
 import type { Principal, TokenKeys } from "./auth/tokens.ts";
 import { DomainError } from "./errors.ts";
+import type { CallHistory } from "./services/operator/call-history.ts";
 import type { WatchHub } from "./services/watch/hub.ts";
 import type { WatchWriter } from "./services/watch/stream.ts";
 
@@ -73,6 +74,10 @@ export interface Context {
   /** False once the caller's token has expired (a watch stream then ends). */
   tokenValid(): boolean;
   observer?: CallObserver | undefined;
+  /** The server's recent calls (admin.metrics.recent); absent where nothing records them. */
+  callHistory?: CallHistory | undefined;
+  /** When the caller's token expires (ms since the epoch); undefined without a token or an `exp`. */
+  tokenExpiresAtMs(): number | undefined;
   /** The HTTP request's id (x-request-id), for log lines the API asks the observer to write. */
   requestId?: string | undefined;
   /** Resolves the caller from its token; rejects with UNAUTHORIZED. Memoized per request (a batch shares it). */
@@ -95,6 +100,7 @@ export function createContextInner(opts: {
     observer: opts.observer,
     watch: opts.watch,
     tokenValid: () => true,
+    tokenExpiresAtMs: () => undefined,
     authenticate: async () => {
       if (!principal) throw missingToken();
       return principal;
@@ -110,21 +116,28 @@ export function createContextFromToken(opts: {
   observer?: CallObserver | undefined;
   requestId?: string | undefined;
   watch?: WatchHub | undefined;
+  callHistory?: CallHistory | undefined;
 }): Context {
   let principal: Promise<Principal> | undefined;
   let resolved: Principal | undefined;
   let expiresAtMs: number | undefined;
+  const expiry = () => {
+    expiresAtMs ??= (decodeJwt(opts.token ?? "").exp ?? Number.POSITIVE_INFINITY) * 1000;
+    return expiresAtMs;
+  };
   return {
     db: opts.db,
     config: opts.config,
     observer: opts.observer,
     requestId: opts.requestId,
     watch: opts.watch,
-    tokenValid: () => {
-      // Only asked after authenticate() verified the token; its exp is then trustworthy.
-      if (opts.token === undefined) return false;
-      expiresAtMs ??= (decodeJwt(opts.token).exp ?? Number.POSITIVE_INFINITY) * 1000;
-      return Date.now() < expiresAtMs;
+    callHistory: opts.callHistory,
+    // Both only asked after authenticate() verified the token; its exp is then trustworthy.
+    tokenValid: () => opts.token !== undefined && Date.now() < expiry(),
+    tokenExpiresAtMs: () => {
+      if (opts.token === undefined) return undefined;
+      const at = expiry();
+      return Number.isFinite(at) ? at : undefined;
     },
     authenticate: () => {
       if (opts.token === undefined) return Promise.reject(missingToken());

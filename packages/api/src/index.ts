@@ -23,5 +23,6 @@ export { renderOpenApi } from "./openapi/render.ts";
 export { type AppRouter, appRouter, createCaller } from "./root.ts";
 export { MAX_KEY_LENGTH } from "./schemas.ts";
 export { type CleanupCounts, deleteExpired, previewExpired } from "./services/cleanup.ts";
+export { CallHistory, type RecentCalls } from "./services/operator/call-history.ts";
 export { WatchHub, type WatchHubOptions, type WatchObserver } from "./services/watch/hub.ts";
 export type { WatchWriter } from "./services/watch/stream.ts";

@@ -45,4 +45,5 @@ export const ZAssetListInput = z.strictObject({
   cursor: ZOperatorCursor,
 });
 
-export const ZStatsInput = z.strictObject({}).optional();
+/** admin.stats, admin.session and admin.metrics.recent take nothing (or an empty object). */
+export const ZNoInput = z.strictObject({}).optional();

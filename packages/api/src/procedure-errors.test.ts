@@ -278,6 +278,8 @@ describeEachDatabase("every procedure's errors and output, as the OpenAPI docume
       await call("admin.taskInstances.list", reader, { dagId: where.dagId, runId: where.runId });
       await call("admin.assets.list", reader, { search: asset.name.slice(2, 8).toUpperCase() });
       await call("admin.stats", reader, {});
+      await call("admin.session", reader, {});
+      await call("admin.metrics.recent", reader, {});
       await call("admin.taskState.list", reader, address);
       await call("admin.watch", reader, { dagId: where.dagId, runId: where.runId });
     }

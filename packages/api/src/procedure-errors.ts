@@ -55,6 +55,8 @@ export const PROCEDURE_REASONS = {
   "admin.cleanup.run": [],
   "admin.cleanup.preview": [],
   "admin.stats": [],
+  "admin.session": [],
+  "admin.metrics.recent": [],
   "admin.watch": ["asset_not_found", "dag_run_not_found"],
 } as const satisfies Record<ProcedurePath, readonly DomainErrorReason[]>;
 

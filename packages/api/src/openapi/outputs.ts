@@ -202,6 +202,32 @@ export const PROCEDURE_OUTPUTS = {
       expiredAwaitingCleanup: ZCount.meta({ description: "Expired keys the cleanup has not deleted yet." }),
     })
     .meta({ id: "Stats" }),
+  "admin.session": z
+    .strictObject({
+      sub: z.string().meta({ description: "The token's subject: who is calling." }),
+      scope: z.enum(["execution", "admin", "viewer"]),
+      expiresAt: ZUtc.nullable().meta({ description: "When the token expires; null if it never does." }),
+      maxValueBytes: ZCount.meta({
+        description: "CAIRN_MAX_VALUE_BYTES: largest value as UTF-8 JSON (0 = none).",
+      }),
+    })
+    .meta({ id: "Session" }),
+  "admin.metrics.recent": z
+    .strictObject({
+      intervalSeconds: z.number().int().meta({ description: "Length of each interval (10)." }),
+      from: ZUtc.meta({ description: "Start of the oldest interval; the last one is still filling." }),
+      procedures: z.array(
+        z.strictObject({
+          path: z.string(),
+          calls: z.array(ZCount).meta({ description: "Calls per interval, oldest first." }),
+          errors: z.array(ZCount).meta({ description: "Calls that ended in an error, per interval." }),
+          p99Ms: z.array(z.number().nullable()).meta({
+            description: "99th percentile latency inside the server (ms, within 19 %); null without calls.",
+          }),
+        }),
+      ),
+    })
+    .meta({ id: "RecentCalls" }),
   "admin.watch": ZWatchEvent,
   "admin.cleanup.preview": z.strictObject({
     total: ZPlaneCounts,

@@ -40,6 +40,8 @@ export const SUMMARIES = {
     "List a dag run's task instances (the current try of each) with their live key counts",
   "admin.assets.list": "List assets by name, with their live keys and the tasks that read and write them",
   "admin.stats": "Count dag runs, task instances, assets, live keys and expiring state",
+  "admin.session": "Who the token belongs to, its scope and expiry, and the server's value limit",
+  "admin.metrics.recent": "Calls, errors and p99 latency per procedure over the last 15 minutes",
   "admin.cleanup.preview": "Show what a cleanup would delete now",
   "admin.watch":
     "Watch an asset's state, a dag run's or a dag's task state, or everything; events say where (SSE)",

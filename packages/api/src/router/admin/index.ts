@@ -1,6 +1,8 @@
 // The admin plane (spec §5, §7): admin tokens for everything, viewer tokens for the queries and watch.
-import { ZStatsInput } from "../../operator-schemas.ts";
+import { ZNoInput } from "../../operator-schemas.ts";
 import { ZIssueTokenInput } from "../../schemas.ts";
+import { emptyRecentCalls } from "../../services/operator/call-history.ts";
+import { sessionOf } from "../../services/operator/session.ts";
 import { stats } from "../../services/operator/stats.ts";
 import { issueExecutionToken } from "../../services/tokens.ts";
 import { watchAsAdmin } from "../../services/watch/start.ts";
@@ -26,7 +28,17 @@ export const adminRouter = router({
   }),
   cleanup: cleanupRouter,
   /** Counts for an overview: dag runs, task instances, live keys, what expires soon or awaits cleanup. */
-  stats: adminReadProcedure.input(ZStatsInput).query(({ ctx }) => stats(ctx.db.sql)),
+  stats: adminReadProcedure.input(ZNoInput).query(({ ctx }) => stats(ctx.db.sql)),
+  /** The caller (sub, scope, token expiry) and the value limit, for the console. */
+  session: adminReadProcedure
+    .input(ZNoInput)
+    .query(({ ctx }) => sessionOf(ctx.principal, ctx.tokenExpiresAtMs(), ctx.config)),
+  metrics: router({
+    /** Calls, errors and p99 latency per procedure over the last 15 minutes, in 10 s intervals. */
+    recent: adminReadProcedure
+      .input(ZNoInput)
+      .query(({ ctx }) => ctx.callHistory?.recent() ?? emptyRecentCalls()),
+  }),
   /** Live changes of an asset's state or of a dag run's task state; each event says where it happened. */
   watch: adminReadProcedure
     .input(ZAdminWatchInput)

@@ -1,0 +1,109 @@
+// Dag runs, newest first: filter by dag id (exact) or run id prefix, paged.
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { Clock } from "../components/Clock.tsx";
+import { ErrorNote } from "../components/ErrorNote.tsx";
+import { Pager, useCursorPages } from "../components/Pager.tsx";
+import { count } from "../lib/format.ts";
+import { href, type Route } from "../lib/route.ts";
+import { useTRPC } from "../lib/trpc.ts";
+
+const LIMIT = 50;
+
+export function DagRunsView({ route }: { route: Extract<Route, { view: "runs" }> }) {
+  const trpc = useTRPC();
+  const [dagId, setDagId] = useState(route.dagId);
+  const [runIdPrefix, setRunIdPrefix] = useState(route.runIdPrefix);
+  // The filters live in the URL (shareable, kept on back); typing updates it without a history entry each key.
+  useEffect(() => {
+    const target = href({ view: "runs", dagId: dagId.trim(), runIdPrefix });
+    if (target !== window.location.hash) window.history.replaceState(null, "", target);
+  }, [dagId, runIdPrefix]);
+  const filter = { dagId: dagId.trim() || undefined, runIdPrefix: runIdPrefix || undefined };
+  const pages = useCursorPages(JSON.stringify(filter));
+  const runs = useQuery({
+    ...trpc.admin.dagRuns.list.queryOptions({ ...filter, limit: LIMIT, cursor: pages.cursor }),
+    placeholderData: keepPreviousData,
+  });
+
+  return (
+    <>
+      <h1>Dag runs</h1>
+      <form className="filters" onSubmit={(event) => event.preventDefault()}>
+        <label htmlFor="filter-dag">Dag id</label>
+        <input
+          id="filter-dag"
+          type="search"
+          value={dagId}
+          onChange={(event) => setDagId(event.target.value)}
+          autoComplete="off"
+          spellCheck={false}
+        />
+        <label htmlFor="filter-run">Run id starts with</label>
+        <input
+          id="filter-run"
+          type="search"
+          value={runIdPrefix}
+          onChange={(event) => setRunIdPrefix(event.target.value)}
+          autoComplete="off"
+          spellCheck={false}
+        />
+      </form>
+      {runs.error && <ErrorNote error={runs.error} />}
+      {runs.isPending && <p className="loading">Loading…</p>}
+      {runs.data && (
+        <>
+          <div className="table-wrap">
+            <table>
+              <caption className="visually-hidden">Dag runs, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Dag</th>
+                  <th scope="col">Run</th>
+                  <th scope="col">Created</th>
+                  <th scope="col" className="num">
+                    Task instances
+                  </th>
+                  <th scope="col" className="num">
+                    Keys
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {runs.data.items.map((run) => (
+                  <tr key={`${run.dagId}\u0000${run.runId}`}>
+                    <td>
+                      <button
+                        type="button"
+                        className="link"
+                        onClick={() => setDagId(run.dagId)}
+                        title={`Only runs of ${run.dagId}`}
+                      >
+                        {run.dagId}
+                      </button>
+                    </td>
+                    <th scope="row">
+                      <a href={href({ view: "run", dagId: run.dagId, runId: run.runId })}>{run.runId}</a>
+                    </th>
+                    <td>
+                      <Clock at={run.createdAt} />
+                    </td>
+                    <td className="num">{count(run.taskInstances)}</td>
+                    <td className="num">{count(run.keys)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <Pager
+            pages={pages}
+            shown={runs.data.items.length}
+            total={runs.data.total}
+            nextCursor={runs.data.nextCursor}
+            what="dag runs"
+          />
+        </>
+      )}
+    </>
+  );
+}
