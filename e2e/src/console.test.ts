@@ -45,6 +45,7 @@ async function signIn(page: Page, url: string, token: string): Promise<void> {
 
 describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a browser (Chromium)", () => {
   let url: string;
+  let serverOutput: () => string;
   let adminToken: string;
   let viewerToken: string;
   let worker: CairnClient;
@@ -56,6 +57,7 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await mkdir(SCREENSHOTS, { recursive: true });
     const started = await startPostgresServers(1, cleanups);
     url = started.urls[0]!;
+    serverOutput = () => started.servers[0]!.output();
     adminToken = started.adminToken;
     viewerToken = await signToken(
       tokenKeys(TEST_JWT_SECRET),
@@ -178,8 +180,15 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
   });
 
   it("clears the task's state only once its name is typed", async () => {
-    await page.getByRole("button", { name: "Clear task state…" }).click();
+    const clearButton = page.getByRole("button", { name: "Clear task state…" });
     const dialog = page.getByRole("dialog", { name: "Clear the state of extract" });
+    // Escape closes the dialog and gives focus back to the button that opened it.
+    await clearButton.click();
+    await dialog.waitFor();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    expect(await clearButton.evaluate((button) => button === document.activeElement)).toBe(true);
+    await clearButton.click();
     const confirm = dialog.getByRole("button", { name: "Clear" });
     await dialog.getByLabel("Type extract to confirm").fill("extrac");
     expect(await confirm.isDisabled()).toBe(true);
@@ -225,7 +234,14 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     const viewer = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     watchProblems(viewer, problems);
     await worker.set("after-clear", [1, 2, 3]);
-    await signIn(viewer, url, viewerToken);
+    // By keyboard only: the token field has focus first, Tab reaches the button, Enter submits.
+    await viewer.goto(`${url}/console`);
+    await viewer.keyboard.press("Tab");
+    expect(await viewer.evaluate(() => document.activeElement?.id)).toBe("token");
+    await viewer.keyboard.insertText(viewerToken);
+    await viewer.keyboard.press("Tab");
+    await viewer.keyboard.press("Enter");
+    await viewer.getByRole("heading", { name: "Overview" }).waitFor();
     expect(await viewer.getByLabel("Signed in").textContent()).toMatch(/night-shift\s*viewer/);
     await viewer.goto(`${url}/console/#/runs/${DAG}/${encodeURIComponent(RUN)}/extract/-1?key=after-clear`);
     await viewer.getByTestId("value").waitFor();
@@ -258,6 +274,23 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
       await shot(phone, name);
     }
     await phone.close();
+  });
+
+  it("the server logged every change the console made with the token's sub", () => {
+    const writes = serverOutput()
+      .split("\n")
+      .filter((line) => line.includes('"admin write"'))
+      .map((line) => JSON.parse(line) as { sub: string; procedure: string; outcome: string });
+    const byE2e = writes.filter((write) => write.sub === "e2e").map((w) => `${w.procedure} ${w.outcome}`);
+    for (const change of [
+      "admin.taskState.set CONFLICT",
+      "admin.taskState.set OK",
+      "admin.taskState.delete OK",
+      "admin.taskState.clear OK",
+      "admin.cleanup.run OK",
+    ]) {
+      expect(byE2e).toContain(change);
+    }
   });
 
   it("logged no error in the browser (the conflict's 409 is the only failed request)", () => {
