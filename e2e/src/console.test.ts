@@ -16,6 +16,8 @@ import { adminApi, newTaskInstance } from "./workers.ts";
 
 const SCREENSHOTS = fileURLToPath(new URL("../../apps/console/e2e/screenshots/", import.meta.url));
 const DAG = "orders_daily";
+/** How long an assertion on the page may wait: CI runs other test files on the same two cores. */
+const POLL = { timeout: 15_000 };
 const RUN = "scheduled__2026-12-01T00:00:00+00:00";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -95,7 +97,7 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await shot(page, "01-sign-in");
     await page.getByLabel("Admin or viewer token").fill("not-a-token");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("refused this token");
+    await expect.poll(() => page.getByRole("alert").textContent(), POLL).toContain("refused this token");
     await signIn(page, url, adminToken);
     const who = page.getByLabel("Signed in");
     expect(await who.textContent()).toMatch(/e2e\s*admin\s*token expires in (59|60) minutes/);
@@ -106,7 +108,7 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
 
   it("shows the overview: counts and this server's calls per procedure", async () => {
     const runs = page.locator(".card", { hasText: "Dag runs" });
-    await expect.poll(() => runs.locator(".card-value").textContent()).toBe("3");
+    await expect.poll(() => runs.locator(".card-value").textContent(), POLL).toBe("3");
     await page.getByRole("rowheader", { name: "taskState.set" }).waitFor();
     await shot(page, "02-overview");
   });
@@ -127,7 +129,7 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await page.getByRole("button", { name: "watermark" }).click();
     const value = page.getByTestId("value");
     await expect
-      .poll(() => value.textContent())
+      .poll(() => value.textContent(), POLL)
       .toBe(JSON.stringify({ ts: "2026-11-30T23:59:59Z", rows: 1200 }, null, 2));
     expect(await page.getByTestId("version").textContent()).toBe("1");
     expect(page.url()).toContain("?key=watermark");
@@ -158,16 +160,16 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     });
     await shot(page, "06-conflict");
     await page.getByRole("button", { name: "Overwrite with mine" }).click();
-    await expect.poll(() => page.getByTestId("version").textContent()).toBe("3");
+    await expect.poll(() => page.getByTestId("version").textContent(), POLL).toBe("3");
     expect(await worker.get("watermark")).toEqual({ ts: "2026-12-01T06:00:00Z", rows: 9999 });
   });
 
   it("shows a worker's write without a reload", async () => {
     await page.getByText("live", { exact: true }).waitFor();
     await worker.set("heartbeat", { at: "now" });
-    await page.getByRole("button", { name: "heartbeat" }).waitFor({ timeout: 5_000 });
+    await page.getByRole("button", { name: "heartbeat" }).waitFor(POLL);
     await worker.set("watermark", { ts: "2026-12-01T07:00:00Z", rows: 10_000 });
-    await expect.poll(() => page.getByTestId("version").textContent(), { timeout: 5_000 }).toBe("4");
+    await expect.poll(() => page.getByTestId("version").textContent(), POLL).toBe("4");
   });
 
   it("deletes a key after confirming", async () => {
@@ -236,6 +238,7 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await worker.set("after-clear", [1, 2, 3]);
     // By keyboard only: the token field has focus first, Tab reaches the button, Enter submits.
     await viewer.goto(`${url}/console`);
+    await viewer.getByLabel("Admin or viewer token").waitFor();
     await viewer.keyboard.press("Tab");
     expect(await viewer.evaluate(() => document.activeElement?.id)).toBe("token");
     await viewer.keyboard.insertText(viewerToken);

@@ -34,6 +34,7 @@ export function startBanner(opts: {
     `  ${opts.readCommand}\n\n` +
     `Try it:\n  curl -s -X POST ${opts.url}/trpc/admin.assets.upsert \\\n` +
     `    -H "authorization: Bearer $CAIRN_ADMIN_TOKEN" -H "content-type: application/json" \\\n` +
-    `    -d '{"name":"orders","uri":"s3://lake/orders"}'\n\n`
+    `    -d '{"name":"orders","uri":"s3://lake/orders"}'\n\n` +
+    `Console: ${opts.url}/console (sign in with the token above)\n\n`
   );
 }
