@@ -153,7 +153,13 @@ describe("pnpm bundle", () => {
     expect((await readdir(bundle)).sort()).toEqual(["dist", "node_modules", "package.json"]);
     const dist = await walk(join(bundle, "dist"));
     expect(dist).toEqual(
-      expect.arrayContaining(["main.js", "cli.js", "prisma/schema.prisma", "prisma/migrations"]),
+      expect.arrayContaining([
+        "main.js",
+        "cli.js",
+        "prisma/schema.prisma",
+        "prisma/migrations",
+        "console/index.html",
+      ]),
     );
     const migrations = (await readdir(join(REPO_ROOT, "prisma", "migrations"))).sort();
     expect((await readdir(join(bundle, "dist", "prisma", "migrations"))).sort()).toEqual(migrations);
@@ -208,6 +214,11 @@ describe("pnpm bundle", () => {
     for (const path of ["/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/init.js"]) {
       expect((await fetch(`${local}${path}`)).status, path).toBe(200);
     }
+    // The console, from the bundle's dist/console: the page and the script it loads.
+    const page = await (await fetch(`${local}/console/`)).text();
+    const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(page)?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${local}/console/${script}`)).status).toBe(200);
     const listed = await cli([
       "state",
       "ls",
