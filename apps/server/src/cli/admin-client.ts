@@ -9,8 +9,18 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** A request that got no answer: the message is why (`connect ECONNREFUSED 127.0.0.1:4000`). */
+export class Unreachable extends Error {
+  override name = "Unreachable";
+}
+
+/** The server a command talks to: --url, else CAIRN_URL, else the default port on this machine. */
+export function serverUrl(url: string | undefined): string {
+  return (url ?? process.env.CAIRN_URL ?? "http://127.0.0.1:4000").replace(/\/+$/, "");
+}
+
 export function adminClient(opts: { url?: string | undefined; token?: string | undefined }): AdminClient {
-  const url = (opts.url ?? process.env.CAIRN_URL ?? "http://127.0.0.1:4000").replace(/\/+$/, "");
+  const url = serverUrl(opts.url);
   const token = opts.token ?? process.env.CAIRN_ADMIN_TOKEN;
   if (!token) {
     throw new UsageError(

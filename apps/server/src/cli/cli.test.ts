@@ -1,8 +1,9 @@
 // The `cairn` CLI as an operator runs it: the built command (dist/cli.js, which the test run's global
 // setup builds) as a child process talking HTTP to a real server (started here, over PGlite and
 // PostgreSQL), checked by its output and exit code.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,10 +17,12 @@ import {
 } from "@cairn/api";
 import { TEST_SECRET, testConfig } from "@cairn/api/testing";
 import { openDatabase } from "@cairn/db";
-import { describeEachDatabase } from "@cairn/db/testing";
+import { describeEachDatabase, testDatabaseContext } from "@cairn/db/testing";
 import pino from "pino";
+import stringWidth from "string-width";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningServer, startServer } from "../http-server.ts";
+import { VERSION } from "../version.ts";
 
 // Each CLI run is a new node process (about half a second of start-up, more on a busy machine).
 vi.setConfig({ testTimeout: 90_000 });
@@ -52,14 +55,67 @@ function cairn(args: string[], env: Record<string, string> = {}): Promise<Run> {
   });
 }
 
+/**
+ * Runs `cairn ...args` on a terminal (a pseudo-terminal from util-linux `script`), typing `input` into it;
+ * `output` is what the terminal showed (stdout and stderr, echoed input, \r\n line ends).
+ */
+function cairnOnTerminal(
+  args: string[],
+  input: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      "script",
+      ["-qec", [process.execPath, main, ...args].map(quote).join(" "), "/dev/null"],
+      {
+        env: { PATH: process.env.PATH ?? "", SHELL: "/bin/sh", TERM: "dumb", ...env },
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    child.stdin.write(input);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      child.stdin.end();
+      resolve({ code, output });
+    });
+  });
+}
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+/** A port nothing listens on (taken from the system, then let go). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
 const lines = (text: string) => text.split("\n").filter((line) => line.length > 0);
 /** A table row's cells (columns are separated by two or more spaces). */
 const cells = (line: string) => line.split(/ {2,}/);
+/** Where each cell of a table row starts, in terminal columns (a CJK character takes two). */
+const cellColumns = (line: string) => {
+  let from = 0;
+  return cells(line).map((cell) => {
+    const at = line.indexOf(cell, from);
+    from = at + cell.length;
+    return stringWidth(line.slice(0, at));
+  });
+};
 
 let sequence = 0;
 const unique = (prefix: string) => `${prefix}_${process.pid}_${Date.now().toString(36)}_${sequence++}`;
 
-describeEachDatabase("cairn CLI against a running server", (getDb) => {
+describeEachDatabase("cairn CLI against a running server", (getDb, kind) => {
+  /** Checks of the CLI itself, not of a database: run against the first database of the run only. */
+  const firstDatabase = kind === testDatabaseContext().kinds[0];
   let server: RunningServer;
   let adminToken: string;
   /** Env for a CLI run against this server. */
@@ -96,7 +152,7 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
 
   it("state set, ls (table and --json), get, rm and clear for a task", async () => {
     const t = await newTask();
-    const set = await cairn(["state", "set", ...t.flags, "job_id", "app-42"], env());
+    const set = await cairn(["state", "set", ...t.flags, "job_id", '"app-42"'], env());
     expect(set).toMatchObject({ code: 0, stdout: "set job_id (version 1)\n" });
     expect(await admin().taskState.get({ ...t.address, key: "job_id" })).toMatchObject({
       value: "app-42",
@@ -148,11 +204,24 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
     expect(get.code).toBe(0);
     expect(JSON.parse(get.stdout)).toEqual({ cores: 8 });
 
-    const rm = await cairn(["state", "rm", ...t.flags, "job_id"], env());
+    // Deleting asks first; without a terminal to ask on (here: stdin is not one) it needs --yes.
+    const [rmUnasked, clearUnasked] = await Promise.all([
+      cairn(["state", "rm", ...t.flags, "job_id"], env()),
+      cairn(["state", "clear", ...t.flags], env()),
+    ]);
+    expect(rmUnasked).toMatchObject({ code: 2, stdout: "" });
+    expect(rmUnasked.stderr).toBe(
+      `cairn: state rm would delete key "job_id" of task ${t.address.dagId}/${t.address.runId}/${t.address.taskId}: not done; pass --yes (-y) to confirm (there is no terminal to ask on)\n`,
+    );
+    expect(clearUnasked).toMatchObject({ code: 2, stdout: "" });
+    expect(clearUnasked.stderr).toMatch(/^cairn: state clear would delete 2 key\(s\) of task .*--yes/);
+    expect((await admin().taskState.list(t.address)).total).toBe(2);
+
+    const rm = await cairn(["state", "rm", ...t.flags, "job_id", "--yes"], env());
     expect(rm).toMatchObject({ code: 0, stdout: "deleted job_id\n" });
     await expect(admin().taskState.get({ ...t.address, key: "job_id" })).rejects.toThrow(/does not exist/);
 
-    const clear = await cairn(["state", "clear", ...t.flags], env());
+    const clear = await cairn(["state", "clear", ...t.flags, "-y"], env());
     expect(clear).toMatchObject({ code: 0, stdout: "deleted 1 key(s)\n" });
     expect((await admin().taskState.list(t.address)).total).toBe(0);
   });
@@ -172,7 +241,12 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
       expiresAt: at,
     });
 
-    const clear = await cairn(["state", "clear", ...t.flags, "--all-map-indices", "--json"], env());
+    const [both, clear] = await Promise.all([
+      cairn(["state", "clear", ...t.flags, "--all-map-indices", "--map-index", "3", "--yes"], env()),
+      cairn(["state", "clear", ...t.flags, "--all-map-indices", "--json", "--yes"], env()),
+    ]);
+    expect(both).toMatchObject({ code: 2, stdout: "" });
+    expect(both.stderr).toContain("--all-map-indices clears every map index: leave out --map-index");
     expect(clear.code).toBe(0);
     expect(JSON.parse(clear.stdout)).toEqual({ deleted: 2 });
   });
@@ -262,6 +336,93 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
     expect(text.stderr() + json.stderr()).toBe("");
   });
 
+  it.runIf(firstDatabase)(
+    "state set takes JSON and refuses bad JSON (--string stores text); flags of the other plane are errors; tables align CJK keys",
+    async () => {
+      const name = unique("asset");
+      await admin().assets.upsert({ name, uri: `s3://cli/${name}` });
+      const asset = ["--asset", name];
+      const [bad, text, cjk, negative, emoji] = await Promise.all([
+        cairn(["state", "set", ...asset, "bad", "{oops"], env()),
+        cairn(["state", "set", ...asset, "raw", "{oops", "--string"], env()),
+        // --json before the command works as after it.
+        cairn(["--json", "state", "set", ...asset, "鍵", '{"名前":"テスト"}'], env()),
+        cairn(["state", "set", ...asset, "長い鍵の名前", "-1"], env()),
+        cairn(["state", "set", ...asset, "emoji🎉", "true"], env()),
+      ]);
+      expect(bad).toMatchObject({ code: 2, stdout: "" });
+      expect(bad.stderr).toMatch(
+        /^cairn: the value is not JSON \(.+\): use --string to store it as text, or quote a JSON string \('"text"'\)\n$/,
+      );
+      await expect(admin().assetState.get({ asset: { name }, key: "bad" })).rejects.toThrow(/does not exist/);
+      expect(text).toMatchObject({ code: 0, stdout: "set raw (version 1)\n" });
+      expect(cjk).toMatchObject({ code: 0, stdout: '{"version":1}\n' });
+      expect(negative.code).toBe(0);
+      expect(emoji.code).toBe(0);
+      const values = Object.fromEntries(
+        (await admin().assetState.list({ asset: { name } })).items.map((e) => [e.key, e.value]),
+      );
+      expect(values).toEqual({ raw: "{oops", 鍵: { 名前: "テスト" }, 長い鍵の名前: -1, "emoji🎉": true });
+
+      // `state clear --asset X --all-map-indices` once cleared the asset, ignoring the flag: now an error, even
+      // with --yes, and nothing is deleted.
+      const [allMapIndices, taskFlags, ls] = await Promise.all([
+        cairn(["state", "clear", ...asset, "--all-map-indices", "--yes"], env()),
+        cairn(["state", "clear", ...asset, "--dag", "d", "--run", "r", "--yes"], env()),
+        cairn(["state", "ls", ...asset], env()),
+      ]);
+      expect(allMapIndices).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: "cairn: --all-map-indices is for task state (--dag --run --task), not for --asset\n",
+      });
+      expect(taskFlags).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: "cairn: --dag, --run are for task state (--dag --run --task), not for --asset\n",
+      });
+      expect((await admin().assetState.list({ asset: { name } })).total).toBe(4);
+
+      // Columns start at the same terminal column on every row, whatever the keys' widths.
+      expect(ls.code).toBe(0);
+      const table = lines(ls.stdout).slice(0, -1);
+      expect(table).toHaveLength(5);
+      expect(table.map((row) => cells(row)[0]).sort()).toEqual(
+        ["KEY", "emoji🎉", "raw", "鍵", "長い鍵の名前"].sort(),
+      );
+      const header = cellColumns(table[0]!);
+      expect(header).toHaveLength(6);
+      expect(header[1]).toBe(stringWidth("長い鍵の名前") + 2);
+      for (const row of table) expect(cellColumns(row), row).toEqual(header);
+    },
+  );
+
+  it.runIf(hasScript && firstDatabase)(
+    "on a terminal, state clear and state rm ask [y/N]: n deletes nothing (exit 1), y deletes",
+    async () => {
+      const [kept, gone] = await Promise.all([newTask(), newTask()]);
+      for (const t of [kept, gone]) {
+        await admin().taskState.set({ ...t.address, key: "a", value: 1 });
+        await admin().taskState.set({ ...t.address, key: "b", value: 2 });
+      }
+      const [no, yes] = await Promise.all([
+        cairnOnTerminal(["state", "clear", ...kept.flags], "n\n", env()),
+        cairnOnTerminal(["state", "rm", ...gone.flags, "a"], "y\n", env()),
+      ]);
+      const { dagId, runId, taskId } = kept.address;
+      expect(no.output).toContain(`Delete 2 key(s) of task ${dagId}/${runId}/${taskId}? [y/N] `);
+      expect(no.output).toContain("cairn: cancelled, nothing deleted");
+      expect(no.code).toBe(1);
+      expect((await admin().taskState.list(kept.address)).total).toBe(2);
+      expect(yes.output).toContain(
+        `Delete key "a" of task ${gone.address.dagId}/${gone.address.runId}/${gone.address.taskId}? [y/N] `,
+      );
+      expect(yes.output).toContain("deleted a");
+      expect(yes.code).toBe(0);
+      expect((await admin().taskState.list(gone.address)).items.map((e) => e.key)).toEqual(["b"]);
+    },
+  );
+
   it("token issue --ti prints an execution token that works", async () => {
     const t = await newTask();
     const issued = await cairn(["token", "issue", "--ti", t.id, "--ttl", "120"], env());
@@ -318,17 +479,28 @@ describeEachDatabase("cairn CLI against a running server", (getDb) => {
     // A dry run deletes nothing.
     expect((await admin().cleanup.preview({})).total).toEqual({ task: 5, asset: 1 });
 
-    const clean = await cairn(["clean", "--batch-size", "2"], env());
+    // Without --yes (and no terminal to ask on) clean says what it would delete and deletes nothing.
+    const unasked = await cairn(["clean", "--batch-size", "2"], env());
+    expect(unasked).toMatchObject({ code: 2, stdout: "" });
+    expect(unasked.stderr).toBe(
+      "cairn: clean would delete 6 expired row(s) (5 task state, 1 asset state): not done; pass --yes (-y) to confirm (there is no terminal to ask on)\n",
+    );
+    expect((await admin().cleanup.preview({})).total).toEqual({ task: 5, asset: 1 });
+
+    const clean = await cairn(["clean", "--batch-size", "2", "--yes"], env());
     expect(clean.code).toBe(0);
     expect(clean.stdout).toBe("deleted 5 task state and 1 asset state row(s)\n");
+    // Progress counts against the total that had expired when it started: "n of total".
     const progress = lines(clean.stderr);
     expect(progress.length).toBeGreaterThanOrEqual(3);
-    for (const line of progress) expect(line).toMatch(/^… deleted \d+ task state, \d+ asset state row\(s\)$/);
-    expect(progress.at(-1)).toBe("… deleted 5 task state, 1 asset state row(s)");
+    for (const line of progress) {
+      expect(line).toMatch(/^… deleted \d of 6 row\(s\) \(\d task state, \d asset state\)$/);
+    }
+    expect(progress.at(-1)).toBe("… deleted 6 of 6 row(s) (5 task state, 1 asset state)");
     expect((await admin().taskState.list(t.address)).items.map((e) => e.key)).toEqual(["fresh"]);
     expect((await admin().cleanup.preview({})).total).toEqual({ task: 0, asset: 0 });
 
-    const again = await cairn(["clean", "--json"], env());
+    const again = await cairn(["clean", "--json", "--yes"], env());
     expect(again.code).toBe(0);
     expect(again.stderr).toBe("");
     expect(JSON.parse(again.stdout)).toEqual({ deleted: { task: 0, asset: 0 } });
@@ -370,7 +542,9 @@ describe("cairn CLI without a server", () => {
       sub: "dashboards",
     });
     expect(badScope).toMatchObject({ code: 2, stdout: "" });
-    expect(badScope.stderr).toContain("--scope must be admin or viewer");
+    expect(badScope.stderr).toContain(
+      "cairn: option '--scope <scope>' argument 'root' is invalid. Allowed choices are admin, viewer.",
+    );
     expect(plain.code).toBe(0);
     const token = plain.stdout.trim();
     expect(await verifyToken(api.tokenKeys, token)).toEqual({ scope: "admin", sub: "ops-alice" });
@@ -382,38 +556,114 @@ describe("cairn CLI without a server", () => {
     expect(noSecret.stderr).toContain("no signing secret");
   });
 
-  it("usage errors exit 2 with a message", async () => {
+  it("--version, and each command's own help with its options and examples", async () => {
+    const [version, top, set, clear, ls, clean] = await Promise.all([
+      cairn(["--version"]),
+      cairn(["--help"]),
+      cairn(["state", "set", "--help"]),
+      cairn(["state", "clear", "--help"]),
+      cairn(["state", "ls", "-h"]),
+      cairn(["clean", "--help"]),
+    ]);
+    expect(version).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    for (const run of [top, set, clear, ls, clean]) {
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe("");
+      expect(run.stdout).toMatch(/\nExamples:\n( {2}# .*\n)? {2}\$ \S/);
+    }
+    expect(top.stdout).toMatch(/^Usage: cairn <command> \[options\]\n/);
+    for (const command of ["serve", "migrate", "token", "state", "clean"]) {
+      expect(top.stdout).toMatch(new RegExp(`\n  ${command} `));
+    }
+    expect(set.stdout).toMatch(/^Usage: cairn state set \[options\] <key> <value>\n/);
+    for (const flag of [
+      "--dag <dag>",
+      "--asset <name>",
+      "--string",
+      "--expires-at <iso>",
+      "--if-version <n>",
+    ]) {
+      expect(set.stdout).toContain(flag);
+    }
+    expect(set.stdout).toContain(`$ cairn state set spark/conf '{"cores":8}'`);
+    expect(clear.stdout).toMatch(/^Usage: cairn state clear \[options\]\n/);
+    expect(clear.stdout).toContain("--all-map-indices");
+    expect(clear.stdout).toContain("-y, --yes");
+    expect(ls.stdout).toContain("--prefix <prefix>");
+    expect(clean.stdout).toMatch(/^Usage: cairn clean \[options\]\n/);
+    for (const flag of ["--dry-run", "--batch-size <n>", "-y, --yes", "--url <url>", "--json"]) {
+      expect(clean.stdout).toContain(flag);
+    }
+    // Each its own: no flag of another command.
+    expect(ls.stdout).not.toContain("--all-map-indices");
+    expect(set.stdout).not.toContain("--dry-run");
+    expect(clean.stdout).not.toContain("--dag");
+    expect(new Set([top.stdout, set.stdout, clear.stdout, ls.stdout, clean.stdout]).size).toBe(5);
+  });
+
+  it("usage errors exit 2 with a message; a flag of another command is one", async () => {
     const env = { CAIRN_URL: "http://127.0.0.1:9", CAIRN_ADMIN_TOKEN: "t" };
-    const [none, unknownFlag, unknownCommand, noScope, noToken, noTi] = await Promise.all([
+    const [none, unknownFlag, unknownCommand, noScope, noToken, noTi, ...misplaced] = await Promise.all([
       cairn([], env),
       cairn(["state", "ls", "--bogus"], env),
       cairn(["frobnicate"], env),
       cairn(["state", "ls"], env),
       cairn(["state", "ls", "--asset", "a"], { CAIRN_URL: "http://127.0.0.1:9" }),
       cairn(["token", "issue"], env),
+      cairn(["state", "ls", "--asset", "a", "--all-map-indices"], env),
+      cairn(["clean", "--dag", "etl", "--yes"], env),
+      cairn(["token", "admin", "--url", "http://x"], { CAIRN_JWT_SECRET: secret }),
+      cairn(["--token", "t", "migrate"], env),
+      cairn(["clean", "--limit", "5", "--yes"], env),
+      cairn(["state", "get", "--asset", "a", "k", "extra"], env),
+      cairn(["state", "ls", "--asset", "a", "--limit", "ten"], env),
     ]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain("usage: cairn");
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toMatch(/^Usage: cairn <command> \[options\]/);
     for (const [run, message] of [
-      [unknownFlag, "--bogus"],
-      [unknownCommand, 'unknown command "frobnicate"'],
+      [unknownFlag, "unknown option '--bogus'"],
+      [unknownCommand, "unknown command 'frobnicate'"],
       [noScope, "say whose state"],
       [noToken, "no admin token"],
-      [noTi, "--ti"],
+      [noTi, "required option '--ti <id>' not specified"],
+      [misplaced[0], "unknown option '--all-map-indices'\n(cairn state ls --help shows its options)"],
+      [misplaced[1], "unknown option '--dag'"],
+      [misplaced[2], "unknown option '--url'"],
+      [misplaced[3], "--token does not apply to cairn migrate"],
+      [misplaced[4], "--limit is for --dry-run"],
+      [misplaced[5], "too many arguments for 'get'"],
+      [misplaced[6], "option '--limit <n>' argument 'ten' is invalid. It must be a whole number from 1."],
     ] as const) {
-      expect(run.code, message).toBe(2);
-      expect(run.stderr, message).toContain(message);
-      expect(run.stderr, message).toMatch(/^cairn: /);
+      expect(run!.code, message).toBe(2);
+      expect(run!.stdout, message).toBe("");
+      expect(run!.stderr, message).toContain(message);
+      expect(run!.stderr, message).toMatch(/^cairn: /);
     }
   });
 
-  it("an unreachable server exits 1 with a message", async () => {
-    const run = await cairn(["state", "ls", "--asset", "a"], {
-      CAIRN_URL: "http://127.0.0.1:9",
-      CAIRN_ADMIN_TOKEN: "t",
-    });
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^cairn: \S/);
+  it("an unreachable server exits 1 with a message naming the URL and the cause", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const [ls, watch, clean, unknownHost] = await Promise.all([
+      cairn(["state", "ls", "--asset", "a"], { CAIRN_URL: url, CAIRN_ADMIN_TOKEN: "t" }),
+      cairn(["state", "watch", "--asset", "a", "--url", url], { CAIRN_ADMIN_TOKEN: "t" }),
+      cairn(["--url", `${url}/`, "clean", "--yes"], { CAIRN_ADMIN_TOKEN: "t" }),
+      cairn(["state", "get", "--asset", "a", "k", "--url", "http://cairn.invalid:4000"], {
+        CAIRN_ADMIN_TOKEN: "t",
+      }),
+    ]);
+    for (const run of [ls, watch, clean]) {
+      expect(run).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `cairn: cannot reach the server at ${url} (connect ECONNREFUSED 127.0.0.1:${port}): is it running? set CAIRN_URL or --url\n`,
+      });
+    }
+    expect(unknownHost).toMatchObject({ code: 1, stdout: "" });
+    expect(unknownHost.stderr).toMatch(
+      /^cairn: cannot reach the server at http:\/\/cairn\.invalid:4000 \(getaddrinfo E[A-Z]+ cairn\.invalid\)/,
+    );
   });
 
   it("migrate applies the migrations to an embedded database directory", async () => {

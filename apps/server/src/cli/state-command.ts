@@ -1,66 +1,91 @@
 // `cairn state ls|get|set|rm|clear|watch`: task state (by --dag/--run/--task[/--map-index]) or asset state
 // (by --asset NAME or --asset-uri URI), through the admin state API of a running server.
 import type { AdminClient } from "./admin-client.ts";
-import { UsageError } from "./admin-client.ts";
+import { Unreachable, UsageError } from "./admin-client.ts";
+import { type Confirm, cancelled } from "./confirm.ts";
 import { type Output, preview, table } from "./output.ts";
 
-export interface StateFlags {
+export type StateVerb = "ls" | "get" | "set" | "rm" | "clear" | "watch";
+
+/** The options of `cairn state <verb>` as commander parses them (each verb declares its own). */
+export interface StateOptions {
   dag?: string | undefined;
   run?: string | undefined;
   task?: string | undefined;
-  "map-index"?: string | undefined;
+  mapIndex?: number | undefined;
   asset?: string | undefined;
-  "asset-uri"?: string | undefined;
+  assetUri?: string | undefined;
   prefix?: string | undefined;
-  limit?: string | undefined;
-  "expires-at"?: string | undefined;
-  "if-version"?: string | undefined;
-  "all-map-indices"?: boolean | undefined;
+  limit?: number | undefined;
+  expiresAt?: string | undefined;
+  ifVersion?: number | undefined;
+  allMapIndices?: boolean | undefined;
+  string?: boolean | undefined;
 }
 
 type Scope =
   | { plane: "task"; address: { dagId: string; runId: string; taskId: string; mapIndex: number } }
   | { plane: "asset"; asset: { name: string } | { uri: string } };
 
-function scopeOf(flags: StateFlags): Scope {
-  if (flags.asset !== undefined || flags["asset-uri"] !== undefined) {
-    if (flags.asset !== undefined && flags["asset-uri"] !== undefined) {
+/**
+ * Whose state, from the scope flags. Flags of the other plane are errors, not ignored: `state clear --asset
+ * X --all-map-indices` must not clear the asset's state while the operator meant something else.
+ */
+function scopeOf(options: StateOptions): Scope {
+  const taskFlags = (
+    [
+      ["--dag", options.dag],
+      ["--run", options.run],
+      ["--task", options.task],
+      ["--map-index", options.mapIndex],
+      ["--all-map-indices", options.allMapIndices],
+    ] as const
+  )
+    .filter(([, value]) => value !== undefined)
+    .map(([flag]) => flag);
+  if (options.asset !== undefined || options.assetUri !== undefined) {
+    const assetFlag = options.asset !== undefined ? "--asset" : "--asset-uri";
+    if (options.asset !== undefined && options.assetUri !== undefined) {
       throw new UsageError("give --asset or --asset-uri, not both");
+    }
+    if (taskFlags.length > 0) {
+      throw new UsageError(
+        `${taskFlags.join(", ")} ${taskFlags.length > 1 ? "are" : "is"} for task state (--dag --run --task), not for ${assetFlag}`,
+      );
     }
     return {
       plane: "asset",
-      asset: flags.asset !== undefined ? { name: flags.asset } : { uri: flags["asset-uri"]! },
+      asset: options.asset !== undefined ? { name: options.asset } : { uri: options.assetUri! },
     };
   }
-  if (!flags.dag || !flags.run || !flags.task) {
+  if (!options.dag || !options.run || !options.task) {
     throw new UsageError(
       "say whose state: --dag D --run R --task T [--map-index N], or --asset NAME / --asset-uri URI",
     );
   }
+  if (options.allMapIndices && options.mapIndex !== undefined) {
+    throw new UsageError("--all-map-indices clears every map index: leave out --map-index");
+  }
   return {
     plane: "task",
     address: {
-      dagId: flags.dag,
-      runId: flags.run,
-      taskId: flags.task,
-      mapIndex: integer(flags["map-index"] ?? "-1", "--map-index"),
+      dagId: options.dag,
+      runId: options.run,
+      taskId: options.task,
+      mapIndex: options.mapIndex ?? -1,
     },
   };
 }
 
-function integer(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new UsageError(`${flag} must be a whole number, got "${text}"`);
-  return value;
-}
-
-function parseValue(text: string | undefined): unknown {
-  if (text === undefined) throw new UsageError("cairn state set <key> <json-value>: the value is missing");
+/** `cairn state set <key> <value>`: the value is JSON (`42`, `'"text"'`, `'{"a":1}'`), or text with --string. */
+function parseValue(text: string, asString: boolean): unknown {
+  if (asString) return text;
   try {
     return JSON.parse(text);
-  } catch {
-    // A bare word is a string: `cairn state set job_id app-42` stores "app-42".
-    return text;
+  } catch (error) {
+    throw new UsageError(
+      `the value is not JSON (${error instanceof Error ? error.message : String(error)}): use --string to store it as text, or quote a JSON string ('"text"')`,
+    );
   }
 }
 
@@ -68,6 +93,16 @@ function parseExpiry(text: string | undefined): string | null | undefined {
   if (text === undefined) return undefined;
   if (text === "never") return null;
   return text;
+}
+
+/** Whose state, for people: `task etl/2026-05-01/load[3]`, `asset warehouse.orders`. */
+function scopeText(scope: Scope, allMapIndices = false): string {
+  if (scope.plane === "asset") {
+    return "name" in scope.asset ? `asset ${scope.asset.name}` : `asset ${scope.asset.uri}`;
+  }
+  const { dagId, runId, taskId, mapIndex } = scope.address;
+  const index = allMapIndices ? " (every map index)" : mapIndex >= 0 ? `[${mapIndex}]` : "";
+  return `task ${dagId}/${runId}/${taskId}${index}`;
 }
 
 interface Entry {
@@ -91,25 +126,31 @@ function writerText(writer: Entry["writer"]): string {
   return `${writer.dagId}/${writer.runId}/${writer.taskId}${writer.mapIndex !== null && writer.mapIndex >= 0 ? `[${writer.mapIndex}]` : ""}`;
 }
 
+/**
+ * `cairn state <verb>`: `args` are the verb's arguments (the key, and the value for set). The scope is
+ * checked before the client is made or anything is asked of the server.
+ */
 export async function stateCommand(
-  client: AdminClient,
-  verb: string | undefined,
-  args: string[],
-  flags: StateFlags,
+  connect: () => AdminClient,
+  verb: StateVerb,
+  args: (string | undefined)[],
+  options: StateOptions,
   output: Output,
+  confirm: Confirm,
 ): Promise<number> {
-  const scope = scopeOf(flags);
-  const key = args[0];
+  const scope = scopeOf(options);
+  const [key, text] = args;
   const needKey = () => {
     if (key === undefined) throw new UsageError(`cairn state ${verb} <key>: the key is missing`);
     return key;
   };
-  const ifVersion =
-    flags["if-version"] === undefined ? {} : { ifVersion: integer(flags["if-version"], "--if-version") };
+  const ifVersion = options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion };
+  const value = verb === "set" ? parseValue(text ?? "", options.string ?? false) : undefined;
+  const client = connect();
 
   switch (verb) {
     case "ls": {
-      const limit = flags.limit === undefined ? undefined : integer(flags.limit, "--limit");
+      const limit = options.limit;
       const items: Entry[] = [];
       let cursor: string | null = null;
       let total = 0;
@@ -119,13 +160,13 @@ export async function stateCommand(
           scope.plane === "task"
             ? await client.admin.taskState.list.query({
                 ...scope.address,
-                prefix: flags.prefix,
+                prefix: options.prefix,
                 limit: pageSize,
                 cursor,
               })
             : await client.admin.assetState.list.query({
                 asset: scope.asset,
-                prefix: flags.prefix,
+                prefix: options.prefix,
                 limit: pageSize,
                 cursor,
               });
@@ -166,8 +207,7 @@ export async function stateCommand(
       return 0;
     }
     case "set": {
-      const value = parseValue(args[1]);
-      const expiresAt = parseExpiry(flags["expires-at"]);
+      const expiresAt = parseExpiry(options.expiresAt);
       const expiry = expiresAt === undefined ? {} : { expiresAt };
       const result =
         scope.plane === "task"
@@ -189,8 +229,11 @@ export async function stateCommand(
       return 0;
     }
     case "watch":
-      return watchCommand(client, scope, key, flags.prefix, output);
+      return watchCommand(client, scope, key, options.prefix, output);
     case "rm": {
+      if (!(await confirm(`delete key ${JSON.stringify(needKey())} of ${scopeText(scope)}`))) {
+        return cancelled(output);
+      }
       const result =
         scope.plane === "task"
           ? await client.admin.taskState.delete.mutate({ ...scope.address, key: needKey(), ...ifVersion })
@@ -201,19 +244,46 @@ export async function stateCommand(
       return 0;
     }
     case "clear": {
+      const allMapIndices = options.allMapIndices ?? false;
+      const what = `delete ${await keyCount(client, scope, allMapIndices)} of ${scopeText(scope, allMapIndices)}`;
+      if (!(await confirm(what))) return cancelled(output);
       const result =
         scope.plane === "task"
-          ? await client.admin.taskState.clear.mutate({
-              ...scope.address,
-              allMapIndices: flags["all-map-indices"] ?? false,
-            })
+          ? await client.admin.taskState.clear.mutate({ ...scope.address, allMapIndices })
           : await client.admin.assetState.clear.mutate({ asset: scope.asset });
       output.out(output.json ? JSON.stringify(result) : `deleted ${result.deleted} key(s)`);
       return 0;
     }
-    default:
-      throw new UsageError("cairn state ls|get|set|rm|clear ...");
   }
+}
+
+/**
+ * How many keys a clear deletes, for its question: the list's total, or with --all-map-indices the live keys
+ * of the task's current tries, one per map index (admin.taskInstances.list; a key written by an admin at
+ * a map index without a task instance is not counted there, hence "at least").
+ */
+async function keyCount(client: AdminClient, scope: Scope, allMapIndices: boolean): Promise<string> {
+  if (scope.plane === "asset") {
+    const page = await client.admin.assetState.list.query({ asset: scope.asset, limit: 1 });
+    return `${page.total} key(s)`;
+  }
+  if (!allMapIndices) {
+    const page = await client.admin.taskState.list.query({ ...scope.address, limit: 1 });
+    return `${page.total} key(s)`;
+  }
+  const { dagId, runId, taskId } = scope.address;
+  let keys = 0;
+  let cursor: string | null = null;
+  do {
+    const page: { items: { taskId: string; keys: number }[]; nextCursor: string | null } =
+      await client.admin.taskInstances.list.query({ dagId, runId, taskIdPrefix: taskId, limit: 200, cursor });
+    for (const item of page.items) {
+      if (item.taskId !== taskId) continue;
+      keys += item.keys;
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return `at least ${keys} key(s)`;
 }
 
 type WatchEvent = {
@@ -267,6 +337,8 @@ async function watchCommand(
     );
   };
   let lastEventId: string | undefined;
+  // Once connected, a dropped connection (a server restart) is retried; a server never reached is an error.
+  let connected = false;
   const stop = new Promise<number>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve(0));
   });
@@ -281,6 +353,16 @@ async function watchCommand(
               lastEventId = id;
               const event = data as WatchEvent;
               if (wanted(event)) print(event);
+            },
+            onStarted: () => {
+              connected = true;
+            },
+            onConnectionStateChange: (state) => {
+              if (connected || state.state !== "connecting" || !state.error) return;
+              const failed = /^TypeError: fetch failed(?:: (.+))?$/s.exec(state.error.message);
+              // Resolved before unsubscribing: the unsubscription completes the stream ("reconnect").
+              resolve(failed ? new Unreachable(failed[1] ?? "fetch failed") : state.error);
+              subscription.unsubscribe();
             },
             onError: (error) => resolve(error instanceof Error ? error : new Error(String(error))),
             onComplete: () => resolve("reconnect"),

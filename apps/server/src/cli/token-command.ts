@@ -10,28 +10,24 @@ import type { Output } from "./output.ts";
 
 export async function issueTokenCommand(
   client: AdminClient,
-  flags: { ti?: string | undefined; ttl?: string | undefined },
+  options: { ti: string; ttl?: number | undefined },
   output: Output,
 ): Promise<number> {
-  if (!flags.ti) throw new UsageError("cairn token issue --ti <task instance id> [--ttl <seconds>]");
-  const ttl = flags.ttl === undefined ? {} : { ttlSeconds: Number(flags.ttl) };
-  const issued = await client.admin.tokens.issue.mutate({ taskInstanceId: flags.ti, ...ttl });
+  const ttl = options.ttl === undefined ? {} : { ttlSeconds: options.ttl };
+  const issued = await client.admin.tokens.issue.mutate({ taskInstanceId: options.ti, ...ttl });
   output.out(output.json ? JSON.stringify(issued) : issued.token);
   return 0;
 }
 
 export async function adminTokenCommand(
-  flags: { sub?: string | undefined; ttl?: string | undefined; scope?: string | undefined },
+  options: { sub?: string | undefined; ttl?: number | undefined; scope?: string | undefined },
   output: Output,
 ): Promise<number> {
-  const scope = flags.scope ?? "admin";
+  const scope = options.scope ?? "admin";
   if (scope !== "admin" && scope !== "viewer") throw new UsageError("--scope must be admin or viewer");
   const secret = process.env.CAIRN_JWT_SECRET ?? (await embeddedSecret());
-  const ttlSeconds = flags.ttl === undefined ? 24 * 3600 : Number(flags.ttl);
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
-    throw new UsageError("--ttl must be a positive number of seconds");
-  const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  const token = await signToken(tokenKeys(secret), { sub: flags.sub ?? "operator", scope }, expiresAt);
+  const expiresAt = new Date(Date.now() + (options.ttl ?? 24 * 3600) * 1000);
+  const token = await signToken(tokenKeys(secret), { sub: options.sub ?? "operator", scope }, expiresAt);
   output.out(output.json ? JSON.stringify({ token, expiresAt: expiresAt.toISOString() }) : token);
   return 0;
 }
