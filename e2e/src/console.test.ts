@@ -232,6 +232,33 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await page.getByText(/^0 expired keys await/).waitFor();
   });
 
+  it("pages through a task's 10 000 keys, 1 000 at a time", async () => {
+    const bulk = await newTaskInstance(url, adminToken, { dagId: DAG, runId: RUN, taskId: "bulk" });
+    const client = createCairnClient({ url, token: bulk.token });
+    for (let from = 0; from < 10_000; from += 1_000) {
+      const keys = Array.from({ length: 1_000 }, (_, i) => `item/${String(from + i).padStart(5, "0")}`);
+      await Promise.all(keys.map((key, i) => client.set(key, { n: from + i })));
+    }
+    await page.goto(`${url}/console/#/runs/${DAG}/${encodeURIComponent(RUN)}/bulk/-1`);
+    await page.getByLabel("Per page").selectOption("1000");
+    await page.getByText("1–1,000 of 10,000 keys").waitFor();
+    for (let pageNumber = 2; pageNumber <= 10; pageNumber++) {
+      await page.getByRole("button", { name: "Next" }).click();
+      await page
+        .getByText(
+          `${(pageNumber - 1) * 1000 + 1}–${pageNumber * 1000} of 10,000 keys`.replace(
+            /(\d)(\d{3})(?!\d)/g,
+            "$1,$2",
+          ),
+        )
+        .waitFor();
+    }
+    await page.getByRole("button", { name: "item/09999" }).waitFor();
+    expect(await page.getByRole("button", { name: "Next" }).isDisabled()).toBe(true);
+    await page.getByLabel("Key prefix").fill("item/0700");
+    await page.getByText("1–10 of 10 keys starting with “item/0700”").waitFor();
+  }, 90_000);
+
   it("a viewer sees the same views without any edit control", async () => {
     const viewer = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     watchProblems(viewer, problems);

@@ -87,7 +87,7 @@ export function Shell({ onSignOut }: { onSignOut: (because?: string) => void }) 
           <span className="expiry">
             {who.expiresAt ? (
               <>
-                token expires <Clock until={who.expiresAt} />
+                token expires <Clock at={who.expiresAt} />
               </>
             ) : (
               "token never expires"

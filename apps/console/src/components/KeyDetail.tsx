@@ -1,12 +1,12 @@
 // One key: its value as formatted JSON with size, version, when it was written and when it expires; edit
 // and delete for admins.
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { absolute, bytes, jsonBytes } from "../lib/format.ts";
 import { useSession } from "../lib/session.ts";
 import { type StateEntry, type StateScope, useStateApi } from "../lib/state-api.ts";
 import { errorReason } from "../lib/trpc.ts";
-import { Clock, Expiry } from "./Clock.tsx";
+import { Clock, Countdown } from "./Clock.tsx";
 import { Dialog } from "./Dialog.tsx";
 import { ErrorNote } from "./ErrorNote.tsx";
 import { ValueEditor } from "./ValueEditor.tsx";
@@ -23,6 +23,9 @@ export function KeyDetail({
   const { canEdit } = useSession();
   const api = useStateApi(scope);
   const entry = useQuery(api.getOptions(stateKey));
+  const title = useRef<HTMLHeadingElement>(null);
+  // A chosen key's detail may be below the list (a phone): move there, and keyboard focus with it.
+  useEffect(() => title.current?.focus(), []);
   // The entry as it was when editing began: live updates must not move the version the save checks.
   const [editing, setEditing] = useState<StateEntry | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -39,7 +42,7 @@ export function KeyDetail({
   return (
     <section className="key-detail" aria-labelledby="key-title">
       <div className="row">
-        <h2 id="key-title">
+        <h2 id="key-title" ref={title} tabIndex={-1}>
           <span className="label">Key</span> <code>{stateKey}</code>
         </h2>
         <button type="button" className="quiet" onClick={onClose}>
@@ -67,7 +70,7 @@ export function KeyDetail({
             </dd>
             <dt>Expires</dt>
             <dd>
-              <Expiry at={entry.data.expiresAt} />
+              <Countdown at={entry.data.expiresAt} />
               {entry.data.expiresAt && <span className="absolute"> ({absolute(entry.data.expiresAt)})</span>}
             </dd>
           </dl>

@@ -1,13 +1,13 @@
 // The state of one task or asset: its keys (prefix filter, pages of up to 1 000), the selected key's
 // detail, live updates, and for admins adding a key and clearing the whole scope.
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useId, useState } from "react";
+import { memo, useCallback, useId, useRef, useState } from "react";
 import { bytes, jsonBytes, preview } from "../lib/format.ts";
 import { useSession } from "../lib/session.ts";
 import { type ListedEntry, type StateScope, useStateApi, type Writer } from "../lib/state-api.ts";
 import { LiveBadge, useLiveState } from "../lib/use-live.tsx";
 import { ClearButton } from "./ClearDialog.tsx";
-import { Clock, Expiry } from "./Clock.tsx";
+import { Clock, ExpiresIn } from "./Clock.tsx";
 import { ErrorNote } from "./ErrorNote.tsx";
 import { KeyDetail } from "./KeyDetail.tsx";
 import { Pager, useCursorPages } from "./Pager.tsx";
@@ -39,6 +39,11 @@ export function StatePanel({
     placeholderData: keepPreviousData,
   });
   const live = useLiveState(scope);
+  // Stable callbacks for the memoized rows, whatever the parent passes on each render.
+  const latest = useRef({ onSelect, writerLink });
+  latest.current = { onSelect, writerLink };
+  const select = useCallback((key: string) => latest.current.onSelect(key), []);
+  const linkOf = useCallback((writer: Writer) => latest.current.writerLink?.(writer), []);
   const total = list.data?.total ?? 0;
 
   return (
@@ -115,10 +120,8 @@ export function StatePanel({
                       key={entry.key}
                       entry={entry}
                       selected={entry.key === selectedKey}
-                      onSelect={() => onSelect(entry.key)}
-                      writer={
-                        scope.plane === "asset" ? <WriterCell entry={entry} link={writerLink} /> : undefined
-                      }
+                      onSelect={select}
+                      writerLink={scope.plane === "asset" ? linkOf : undefined}
                     />
                   ))}
                 </tbody>
@@ -146,21 +149,23 @@ export function StatePanel({
   );
 }
 
-function KeyRow({
+// Rows re-render only when their entry or selection changes (pages hold up to 1 000 of them).
+const KeyRow = memo(function KeyRow({
   entry,
   selected,
   onSelect,
-  writer,
+  writerLink,
 }: {
   entry: ListedEntry;
   selected: boolean;
-  onSelect: () => void;
-  writer: React.ReactNode;
+  onSelect: (key: string) => void;
+  /** Asset state only: the column of who wrote each key. */
+  writerLink: ((writer: Writer) => string | undefined) | undefined;
 }) {
   return (
     <tr aria-selected={selected} className={selected ? "selected" : undefined}>
       <th scope="row">
-        <button type="button" className="link" onClick={onSelect} aria-pressed={selected}>
+        <button type="button" className="link" onClick={() => onSelect(entry.key)} aria-pressed={selected}>
           {entry.key}
         </button>
       </th>
@@ -173,12 +178,12 @@ function KeyRow({
         <Clock at={entry.updatedAt} />
       </td>
       <td>
-        <Expiry at={entry.expiresAt} />
+        <ExpiresIn at={entry.expiresAt} />
       </td>
-      {writer}
+      {writerLink && <WriterCell entry={entry} link={writerLink} />}
     </tr>
   );
-}
+});
 
 function WriterCell({
   entry,

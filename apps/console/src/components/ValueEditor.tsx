@@ -164,7 +164,7 @@ export function ValueEditor({
               checked={expiry === "keep"}
               onChange={() => setExpiry("keep")}
             />{" "}
-            as now ({entry.expiresAt ? <Clock until={entry.expiresAt} /> : "never"})
+            as now ({entry.expiresAt ? <Clock at={entry.expiresAt} /> : "never"})
           </label>
         )}
         <label>

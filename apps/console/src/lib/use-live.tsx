@@ -13,6 +13,8 @@ export function useLiveState(scope: StateScope): LiveStatus {
   const trpc = useTRPC();
   const api = useStateApi(scope);
   const [synced, setSynced] = useState(false);
+  // The snapshot a new stream starts with repeats what the page already loaded: no refetch for it.
+  const snapshotDone = useRef(false);
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const latest = useRef(api);
   latest.current = api;
@@ -25,11 +27,11 @@ export function useLiveState(scope: StateScope): LiveStatus {
         const event = (tracked as { data?: { op: string; where?: unknown } }).data ?? tracked;
         const { op, where } = event as { op: string; where?: unknown };
         if (op === "synced") {
+          snapshotDone.current = true;
           setSynced(true);
           return;
         }
-        // The snapshot before `synced` repeats what the page already loaded.
-        if (op === "reset" || latest.current.concerns(where)) {
+        if (op === "reset" || (snapshotDone.current && latest.current.concerns(where))) {
           clearTimeout(pending.current);
           pending.current = setTimeout(() => void latest.current.refresh(), COALESCE_MS);
         }
