@@ -21,7 +21,7 @@ import {
   toPage,
   withinByteBudget,
 } from "./state-entries.ts";
-import { resolveTaskInstance } from "./task-instance-scope.ts";
+import { CURRENT_TRY, resolveTaskInstance } from "./task-instance-scope.ts";
 import { describeRef } from "./task-instances.ts";
 
 type RefColumn = "name" | "uri";
@@ -41,10 +41,7 @@ function assetCte(column: RefColumn): string {
     SELECT 1 FROM task_instance t
     JOIN dag_run r ON r.id = t.dag_run_id
     JOIN task_asset ta ON ta.dag_id = r.dag_id AND ta.task_id = t.task_id AND ta.asset_id = a.id
-    WHERE t.id = $2::uuid AND NOT EXISTS (
-      SELECT 1 FROM task_instance n
-      WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index
-        AND n.try_number > t.try_number))))`;
+    WHERE t.id = $2::uuid AND ${CURRENT_TRY})))`;
 }
 
 /** CTE `w`: who writes (the caller's task instance, or no row for an admin). */

@@ -3,16 +3,19 @@ import type { SqlRunner } from "@cairn/db";
 import { notFound } from "../errors.ts";
 
 /**
- * SQL for a CTE named `ti` holding the namespace of task instance $1, empty when the id is unknown or a
- * newer try exists. Folding this into each statement keeps the hot path to one statement and makes a
- * superseded try refused by every server replica at once (nothing cached).
+ * SQL condition: task instance `t` is the newest try of its task (no superseding try exists). The one
+ * spelling of the check: every statement that serves or refuses a try by this rule uses it.
  */
-/** SQL condition: task instance `t` is the newest try of its task (no superseding try exists). */
 export const CURRENT_TRY = `NOT EXISTS (
     SELECT 1 FROM task_instance n
     WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index
       AND n.try_number > t.try_number)`;
 
+/**
+ * SQL for a CTE named `ti` holding the namespace of task instance $1, empty when the id is unknown or a
+ * newer try exists. Folding this into each statement keeps the hot path to one statement and makes a
+ * superseded try refused by every server replica at once (nothing cached).
+ */
 export const CURRENT_TRY_CTE = `ti AS (
   SELECT t.dag_run_id, t.task_id, t.map_index FROM task_instance t
   WHERE t.id = $1::uuid AND ${CURRENT_TRY})`;
@@ -42,19 +45,16 @@ export async function resolveTaskInstance(
     task_id: string;
     map_index: number;
     try_number: number;
-    superseded: boolean;
+    current: boolean;
   }>(
-    `SELECT t.dag_run_id::text, r.dag_id, r.run_id, t.task_id, t.map_index, t.try_number,
-       EXISTS (SELECT 1 FROM task_instance n
-               WHERE n.dag_run_id = t.dag_run_id AND n.task_id = t.task_id AND n.map_index = t.map_index
-                 AND n.try_number > t.try_number) AS superseded
+    `SELECT t.dag_run_id::text, r.dag_id, r.run_id, t.task_id, t.map_index, t.try_number, ${CURRENT_TRY} AS current
      FROM task_instance t JOIN dag_run r ON r.id = t.dag_run_id WHERE t.id = $1::uuid`,
     [taskInstanceId],
     "resolve_task_instance",
   );
   const row = rows[0];
   if (!row) throw notFound("task_instance_not_found", `task instance ${taskInstanceId} does not exist`);
-  if (row.superseded) {
+  if (!row.current) {
     throw notFound(
       "task_instance_superseded",
       `task instance ${taskInstanceId} is try ${row.try_number}, and a newer try exists: use the newer try's token`,
