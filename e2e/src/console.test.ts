@@ -20,6 +20,12 @@ const DAG = "orders_daily";
 const POLL = { timeout: 15_000 };
 const RUN = "scheduled__2026-12-01T00:00:00+00:00";
 
+/** The page's globals these tests read in the browser (e2e compiles without the DOM library). */
+interface PageGlobals {
+  sessionStorage: { getItem(key: string): string | null };
+  document: { activeElement: { id: string } | null; documentElement: { scrollWidth: number } };
+}
+
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   await stopAllServers();
@@ -103,7 +109,11 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     expect(await who.textContent()).toMatch(/e2e\s*admin\s*token expires in (59|60) minutes/);
     // The token is in sessionStorage, never in the URL.
     expect(page.url()).not.toContain(adminToken.slice(-20));
-    expect(await page.evaluate(() => sessionStorage.getItem("cairn.console.token"))).toBe(adminToken);
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as PageGlobals).sessionStorage.getItem("cairn.console.token"),
+      ),
+    ).toBe(adminToken);
   });
 
   it("shows the overview: counts and this server's calls per procedure", async () => {
@@ -189,7 +199,11 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await dialog.waitFor();
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
-    expect(await clearButton.evaluate((button) => button === document.activeElement)).toBe(true);
+    expect(
+      await clearButton.evaluate(
+        (button) => button === (globalThis as unknown as PageGlobals).document.activeElement,
+      ),
+    ).toBe(true);
     await clearButton.click();
     const confirm = dialog.getByRole("button", { name: "Clear" });
     await dialog.getByLabel("Type extract to confirm").fill("extrac");
@@ -267,7 +281,9 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
     await viewer.goto(`${url}/console`);
     await viewer.getByLabel("Admin or viewer token").waitFor();
     await viewer.keyboard.press("Tab");
-    expect(await viewer.evaluate(() => document.activeElement?.id)).toBe("token");
+    expect(
+      await viewer.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.id),
+    ).toBe("token");
     await viewer.keyboard.insertText(viewerToken);
     await viewer.keyboard.press("Tab");
     await viewer.keyboard.press("Enter");
@@ -300,7 +316,11 @@ describe.skipIf(skipBrowserTests() || !postgresAvailable())("the console in a br
       await phone.goto(`${url}/console/${hash}`);
       await phone.locator("main h1").waitFor();
       if (name.includes("task")) await phone.getByTestId("value").waitFor();
-      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      expect(
+        await phone.evaluate(
+          () => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth,
+        ),
+      ).toBeLessThanOrEqual(390);
       await shot(phone, name);
     }
     await phone.close();

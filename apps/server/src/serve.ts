@@ -74,7 +74,7 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
     timeoutSeconds: config.shutdownTimeoutSeconds,
     delaySeconds: config.shutdownDelaySeconds,
   });
-  logger.info({ url: running.url, console: `${running.url}/console` }, "cairn listening");
+  logger.info({ console: `${running.url}/console`, url: running.url }, "cairn listening");
 
   if (written) {
     if (process.stdout.isTTY) {
