@@ -1,9 +1,54 @@
-// Concurrent task-state calls by task instance (a tRPC batch reaches the service this way) served by one
-// multi-row statement each: one round trip and one commit instead of one per call.
-import type { Database, SqlRunner } from "@cairn/db";
+// The statements of task state's hot path: get and unconditional set by task instance, for one call and
+// for the concurrent calls of one event-loop turn (tick-batcher.ts). Both kinds of set write through one
+// upsert, so one row and many rows cannot drift apart.
+import type { SqlRunner } from "@cairn/db";
 import { ENTRY_COLUMNS, LIVE, NEXT_VERSION, type StateRow } from "./state-entries.ts";
-import { CURRENT_TRY } from "./task-instance-scope.ts";
-import { TickBatcher } from "./tick-batcher.ts";
+import {
+  CURRENT_TRY,
+  IN_NAMESPACE,
+  namespaceKind,
+  namespaceParam,
+  perNamespace,
+  type TaskNamespace,
+} from "./task-instance-scope.ts";
+
+/** Statement names are per SQL text: one per statement and kind of namespace. */
+export function statement(name: string, ns: TaskNamespace): string {
+  return namespaceKind(ns) === "instance" ? `task_state_${name}` : `task_state_${name}_by_address`;
+}
+
+export interface InstanceKey {
+  taskInstanceId: string;
+  key: string;
+}
+
+/** What a batch must not hold twice: a multi-row upsert may not touch one row twice. */
+export function sameKey(item: InstanceKey): string {
+  return `${item.taskInstanceId}\u0000${item.key}`;
+}
+
+/** A get whose namespace resolved: the row, or null when the key does not exist (or has expired). */
+export interface Lookup {
+  row: StateRow | null;
+}
+
+/** One row when the namespace resolves (its key columns null when the key is missing), none otherwise. */
+const GET_SQL = perNamespace(
+  (ti) => `WITH ${ti}
+SELECT ${ENTRY_COLUMNS} FROM ti LEFT JOIN task_state s ON ${IN_NAMESPACE} AND s.key = $2 AND ${LIVE}`,
+);
+
+/** One statement for a hit and for a miss: null only when the namespace itself does not resolve. */
+export async function getOne(sql: SqlRunner, input: TaskNamespace & { key: string }): Promise<Lookup | null> {
+  const rows = await sql.query<StateRow>(
+    GET_SQL[namespaceKind(input)],
+    [namespaceParam(input), input.key],
+    statement("get", input),
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { row: row.key === null ? null : row };
+}
 
 /** Concurrent gets by task instance in one statement; `ord` maps rows back to the items. */
 const GET_MANY_SQL = `WITH input AS (
@@ -14,15 +59,7 @@ FROM input i JOIN task_instance t ON t.id = i.ti_id AND ${CURRENT_TRY}
 LEFT JOIN task_state s ON s.dag_run_id = t.dag_run_id AND s.task_id = t.task_id AND s.map_index = t.map_index
   AND s.key = i.key AND ${LIVE}`;
 
-/** A get whose namespace resolved: the row, or null when the key does not exist (or has expired). */
-export interface Lookup {
-  row: StateRow | null;
-}
-
-async function getMany(
-  sql: SqlRunner,
-  items: { taskInstanceId: string; key: string }[],
-): Promise<(Lookup | undefined)[]> {
+export async function getMany(sql: SqlRunner, items: InstanceKey[]): Promise<(Lookup | undefined)[]> {
   const rows = await sql.query<StateRow & { ord: number }>(
     GET_MANY_SQL,
     [JSON.stringify(items.map((item) => ({ id: item.taskInstanceId, key: item.key })))],
@@ -32,6 +69,45 @@ async function getMany(
   const found: (Lookup | undefined)[] = items.map(() => undefined);
   for (const row of rows) found[row.ord - 1] = { row: row.key === null ? null : row };
   return found;
+}
+
+/**
+ * SQL: the one upsert of task state. `rows` is a SELECT of dag_run_id, task_id, map_index, key, value
+ * (jsonb) and expires_at: a new key starts at version 1, an existing one gets the next (NEXT_VERSION).
+ */
+function upsertSql(rows: string): string {
+  return `INSERT INTO task_state AS s (dag_run_id, task_id, map_index, key, value, version, updated_at, expires_at)
+SELECT r.dag_run_id, r.task_id, r.map_index, r.key, r.value, 1, now(), r.expires_at FROM (${rows}) r
+ON CONFLICT (dag_run_id, task_id, map_index, key) DO UPDATE
+SET value = EXCLUDED.value, version = ${NEXT_VERSION}, updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at`;
+}
+
+/** SQL, before its RETURNING: the upsert of key $2 = $3, expiring at $4, in the namespace CTE `ti` ($1). */
+export function upsertOneSql(ti: string): string {
+  return `WITH ${ti}
+${upsertSql("SELECT ti.dag_run_id, ti.task_id, ti.map_index, $2::text AS key, $3::jsonb AS value, $4::timestamptz AS expires_at FROM ti")}`;
+}
+
+/** Unconditional write: one race-free statement; concurrent writers all succeed, the last one wins. */
+export const SET_SQL = perNamespace(
+  (ti) => `${upsertOneSql(ti)}
+RETURNING s.version`,
+);
+
+export interface SetItem extends InstanceKey {
+  /** The value as JSON text (encodeValue). */
+  json: string;
+  expiresAt: string | null;
+}
+
+/** null when the task instance is unknown or superseded. */
+export async function setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number } | null> {
+  const rows = await sql.query<{ version: number }>(
+    SET_SQL.instance,
+    [item.taskInstanceId, item.key, item.json, item.expiresAt],
+    statement("set", item),
+  );
+  return rows[0] ?? null;
 }
 
 /**
@@ -47,23 +123,15 @@ target AS (
   SELECT i.ord, t.dag_run_id, t.task_id, t.map_index, i.key, i.value, i.expires_at
   FROM input i JOIN task_instance t ON t.id = i.ti_id AND ${CURRENT_TRY}),
 written AS (
-  INSERT INTO task_state AS s (dag_run_id, task_id, map_index, key, value, version, updated_at, expires_at)
-  SELECT dag_run_id, task_id, map_index, key, value, 1, now(), expires_at FROM target
-  ORDER BY dag_run_id, task_id, map_index, key
-  ON CONFLICT (dag_run_id, task_id, map_index, key) DO UPDATE
-  SET value = EXCLUDED.value, version = ${NEXT_VERSION},
-    updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at
+  ${upsertSql(`SELECT dag_run_id, task_id, map_index, key, value, expires_at FROM target
+    ORDER BY dag_run_id, task_id, map_index, key`)}
   RETURNING s.dag_run_id, s.task_id, s.map_index, s.key, s.version)
 SELECT target.ord::int AS ord, written.version FROM target JOIN written USING (dag_run_id, task_id, map_index, key)`;
 
-export interface SetItem {
-  taskInstanceId: string;
-  key: string;
-  json: string;
-  expiresAt: string | null;
-}
-
-async function setMany(sql: SqlRunner, items: SetItem[]): Promise<({ version: number } | undefined)[]> {
+export async function setMany(
+  sql: SqlRunner,
+  items: SetItem[],
+): Promise<({ version: number } | undefined)[]> {
   // The value goes in as JSON inside the JSON parameter: one parameter, whatever the number of items.
   const payload = `[${items
     .map(
@@ -79,40 +147,4 @@ async function setMany(sql: SqlRunner, items: SetItem[]): Promise<({ version: nu
   const versions: ({ version: number } | undefined)[] = items.map(() => undefined);
   for (const row of rows) versions[row.ord - 1] = { version: row.version };
   return versions;
-}
-
-interface Batchers {
-  get: TickBatcher<{ taskInstanceId: string; key: string }, Lookup | null>;
-  set: TickBatcher<SetItem, { version: number } | null>;
-}
-
-const batchers = new WeakMap<Database, Batchers>();
-
-function sameKey(item: { taskInstanceId: string; key: string }): string {
-  return `${item.taskInstanceId}\u0000${item.key}`;
-}
-
-export interface SinglePaths {
-  getOne(sql: SqlRunner, item: { taskInstanceId: string; key: string }): Promise<Lookup | null>;
-  setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number } | undefined>;
-}
-
-export function batchersOf(db: Database, singles: SinglePaths): Batchers {
-  const existing = batchers.get(db);
-  if (existing) return existing;
-  const created: Batchers = {
-    get: new TickBatcher<{ taskInstanceId: string; key: string }, Lookup | null>(
-      (items) => getMany(db.sql, items),
-      (item) => singles.getOne(db.sql, item),
-      sameKey,
-    ),
-    set: new TickBatcher<SetItem, { version: number } | null>(
-      (items) => setMany(db.sql, items),
-      // A missing version sends the item down the single path's diagnosis in setTaskState.
-      async (item) => (await singles.setOne(db.sql, item)) ?? null,
-      sameKey,
-    ),
-  };
-  batchers.set(db, created);
-  return created;
 }

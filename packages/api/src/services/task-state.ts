@@ -1,5 +1,6 @@
 // Task state (spec §4, execution plane): keyed by (dag run, task, map index), shared by every try.
-// get/set/delete are one SQL statement each on success; failures take a second query to say why.
+// get/set/delete are one SQL statement each on success; failures take a second query to say why. Gets and
+// sets by task instance go through a TickBatcher to the statements of task-state-statements.ts.
 import type { Database, SqlRunner } from "@cairn/db";
 import { notFound, versionMismatch } from "../errors.ts";
 import { encodeValue } from "../values.ts";
@@ -9,12 +10,10 @@ import {
   ENTRY_COLUMNS,
   isParentDeleted,
   LIVE,
-  NEXT_VERSION,
   type Page,
   type PageRow,
   resolveExpiry,
   type StateEntry,
-  type StateRow,
   toEntry,
   toPage,
   withinByteBudget,
@@ -28,23 +27,26 @@ import {
   resolveNamespace,
   type TaskNamespace,
 } from "./task-instance-scope.ts";
-import { batchersOf, type Lookup, type SetItem } from "./task-state-batches.ts";
+import {
+  getMany,
+  getOne,
+  SET_SQL,
+  sameKey,
+  setMany,
+  setOne,
+  statement,
+  upsertOneSql,
+} from "./task-state-statements.ts";
+import { TickBatcher } from "./tick-batcher.ts";
 
 export interface StateLimits {
   maxValueBytes: number;
   defaultRetentionDays: number;
 }
 
-/** One row when the namespace resolves (its key columns null when the key is missing), none otherwise. */
-const GET_SQL = perNamespace(
-  (ti) => `WITH ${ti}
-SELECT ${ENTRY_COLUMNS} FROM ti LEFT JOIN task_state s ON ${IN_NAMESPACE} AND s.key = $2 AND ${LIVE}`,
-);
-
-/** Statement names are per SQL text: one per statement and kind of namespace. */
-function statement(name: string, ns: TaskNamespace): string {
-  return namespaceKind(ns) === "instance" ? `task_state_${name}` : `task_state_${name}_by_address`;
-}
+/** Gets and unconditional sets by task instance made in one event-loop turn share one statement each. */
+const gets = new TickBatcher(getMany, getOne, sameKey);
+const sets = new TickBatcher(setMany, setOne, sameKey);
 
 export async function getTaskState(
   db: Database,
@@ -52,7 +54,7 @@ export async function getTaskState(
 ): Promise<StateEntry> {
   const lookup =
     "taskInstanceId" in input
-      ? await batchersOf(db, singles).get.add({ taskInstanceId: input.taskInstanceId, key: input.key })
+      ? await gets.add(db.sql, { taskInstanceId: input.taskInstanceId, key: input.key })
       : await getOne(db.sql, input);
   if (lookup?.row) return toEntry(lookup.row);
   // No lookup: the namespace did not resolve (unknown or superseded try, unknown dag run); this says which.
@@ -60,48 +62,9 @@ export async function getTaskState(
   throw notFound("key_not_found", `key "${input.key}" does not exist`);
 }
 
-/** One statement for a hit and for a miss: null only when the namespace itself does not resolve. */
-async function getOne(sql: SqlRunner, input: TaskNamespace & { key: string }): Promise<Lookup | null> {
-  const rows = await sql.query<StateRow>(
-    GET_SQL[namespaceKind(input)],
-    [namespaceParam(input), input.key],
-    statement("get", input),
-  );
-  const row = rows[0];
-  if (!row) return null;
-  return { row: row.key === null ? null : row };
-}
-
-async function setOne(sql: SqlRunner, item: SetItem): Promise<{ version: number } | undefined> {
-  const rows = await sql.query<{ version: number }>(
-    SET_SQL.instance,
-    [item.taskInstanceId, item.key, item.json, item.expiresAt],
-    "task_state_set",
-  );
-  return rows[0];
-}
-
-/** The one-statement paths the batchers fall back to (a lone call, or a call a batch could not serve). */
-const singles = {
-  getOne: (sql: SqlRunner, item: { taskInstanceId: string; key: string }) => getOne(sql, item),
-  setOne,
-};
-
-const upsertSql = (ti: string) => `WITH ${ti}
-INSERT INTO task_state AS s (dag_run_id, task_id, map_index, key, value, version, updated_at, expires_at)
-SELECT ti.dag_run_id, ti.task_id, ti.map_index, $2, $3::jsonb, 1, now(), $4::timestamptz FROM ti
-ON CONFLICT (dag_run_id, task_id, map_index, key) DO UPDATE
-SET value = EXCLUDED.value, version = ${NEXT_VERSION}, updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at`;
-
-/** Unconditional write: one race-free statement; concurrent writers all succeed, the last one wins. */
-const SET_SQL = perNamespace(
-  (ti) => `${upsertSql(ti)}
-RETURNING s.version`,
-);
-
 /** ifVersion 0: create only; an existing (unexpired) key is left alone and nothing is returned. */
 const CREATE_SQL = perNamespace(
-  (ti) => `${upsertSql(ti)}
+  (ti) => `${upsertOneSql(ti)}
 WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
 RETURNING s.version`,
 );
@@ -146,7 +109,7 @@ async function writeTaskState(
   const params = [namespaceParam(input), input.key, json, expiresAt];
   const { ifVersion } = input;
   if (ifVersion === undefined && "taskInstanceId" in input) {
-    const written = await batchersOf(db, singles).set.add({
+    const written = await sets.add(db.sql, {
       taskInstanceId: input.taskInstanceId,
       key: input.key,
       json,

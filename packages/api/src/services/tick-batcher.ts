@@ -1,35 +1,56 @@
-// Coalesces calls made in the same event-loop turn into one call of `run`. A tRPC batch of 50 sets
+// Coalesces calls made in the same event-loop turn into one call of `runMany`. A tRPC batch of 50 sets
 // reaches the service as 50 concurrent calls; served by one multi-row statement they cost one round trip
 // and one commit instead of 50. Lone calls go to `runOne` unchanged, so an unbatched request pays nothing.
+import type { SqlRunner } from "@cairn/db";
 
-export class TickBatcher<Item, Result> {
-  private pending: { item: Item; resolve: (r: Result | undefined) => void; reject: (e: unknown) => void }[] =
-    [];
+interface Pending<Item, Result> {
+  item: Item;
+  resolve: (result: Result | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * `Result` excludes undefined: undefined is how `runMany` hands an item to `runOne`, so a `runOne` that
+ * could return it would be taken for a hand-over and run again.
+ */
+export class TickBatcher<Item, Result extends object | null> {
+  /** Per runner: statements of one database never carry items of another. */
+  private readonly pending = new Map<SqlRunner, Pending<Item, Result>[]>();
 
   constructor(
-    /** Serves several items; returns one result per item, undefined where the item needs the single path. */
-    private readonly runMany: (items: Item[]) => Promise<(Result | undefined)[]>,
-    /** The single-item path (also the fallback for items runMany leaves undefined). */
-    private readonly runOne: (item: Item) => Promise<Result>,
+    /** Serves several items in one statement; one result per item, undefined where the item needs `runOne`. */
+    private readonly runMany: (sql: SqlRunner, items: Item[]) => Promise<(Result | undefined)[]>,
+    /** Serves one item: a lone call, an item `runMany` left undefined, or any item of a batch that failed. */
+    private readonly runOne: (sql: SqlRunner, item: Item) => Promise<Result>,
     /** Items that must not share a statement (e.g. the same key twice) go to separate rounds. */
     private readonly identity: (item: Item) => string,
   ) {}
 
-  add(item: Item): Promise<Result> {
-    if (this.pending.length === 0) setImmediate(() => void this.flush());
+  add(sql: SqlRunner, item: Item): Promise<Result> {
+    const queue = this.pending.get(sql) ?? this.open(sql);
     return new Promise<Result | undefined>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-    }).then((result) => (result === undefined ? this.runOne(item) : result));
+      queue.push({ item, resolve, reject });
+    }).then((result) => (result === undefined ? this.runOne(sql, item) : result));
   }
 
-  private async flush(): Promise<void> {
-    let round = this.pending;
-    this.pending = [];
+  /** The queue of this event-loop turn, flushed once the turn's other callbacks have added to it. */
+  private open(sql: SqlRunner): Pending<Item, Result>[] {
+    const queue: Pending<Item, Result>[] = [];
+    this.pending.set(sql, queue);
+    setImmediate(() => {
+      this.pending.delete(sql);
+      void this.flush(sql, queue);
+    });
+    return queue;
+  }
+
+  private async flush(sql: SqlRunner, entries: Pending<Item, Result>[]): Promise<void> {
+    let round = entries;
     while (round.length > 0) {
       // Items with the same identity go to later rounds, in their order of arrival.
       const seen = new Set<string>();
-      const now: typeof round = [];
-      const later: typeof round = [];
+      const now: Pending<Item, Result>[] = [];
+      const later: Pending<Item, Result>[] = [];
       for (const entry of round) {
         const id = this.identity(entry.item);
         if (seen.has(id)) later.push(entry);
@@ -40,14 +61,18 @@ export class TickBatcher<Item, Result> {
       }
       if (now.length === 1) {
         const [only] = now;
-        // resolve(undefined) sends the lone item down the single path (after earlier rounds finished).
-        await this.runOne(only!.item).then(only!.resolve, only!.reject);
+        // Run here rather than handed over, so that a later round (the same key again) waits for it.
+        await this.runOne(sql, only!.item).then(only!.resolve, only!.reject);
       } else {
         try {
-          const results = await this.runMany(now.map((entry) => entry.item));
+          const results = await this.runMany(
+            sql,
+            now.map((entry) => entry.item),
+          );
           for (const [i, entry] of now.entries()) entry.resolve(results[i]);
         } catch {
-          // Each item then takes the single path, which fails (or not) with its own error.
+          // One bad item fails the whole statement: each item then takes `runOne`, so each caller gets
+          // its own result or its own error.
           for (const entry of now) entry.resolve(undefined);
         }
       }
