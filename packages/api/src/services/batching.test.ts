@@ -3,7 +3,7 @@
 import type { Database } from "@cairn/db";
 import { describeEachDatabase } from "@cairn/db/testing";
 import { expect, it } from "vitest";
-import { failure, fixtures } from "../testing/fixtures.ts";
+import { failure, fixtures, unique } from "../testing/fixtures.ts";
 
 /** The database, with every statement's name recorded. */
 function counting(db: Database) {
@@ -85,6 +85,45 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
     expect(gets[0]).toMatchObject({ status: "fulfilled", value: { key: "a", value: 1 } });
     expect((gets[1] as PromiseRejectedResult).reason.cause.reason).toBe("key_not_found");
     expect((gets[2] as PromiseRejectedResult).reason.cause.reason).toBe("task_instance_superseded");
+  });
+
+  it("when one row fails the whole batch, runs each call alone: the others succeed, that one gets its error", async () => {
+    const { counted, names } = counting(getDb());
+    const t = await fixtures(() => counted).newTask();
+    // A row the database refuses (here by a trigger on its key) fails the multi-row statement as a whole.
+    const refused = unique("refused");
+    await getDb().sql.query(
+      `CREATE FUNCTION ${refused}() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF NEW.key = '${refused}' THEN RAISE EXCEPTION 'key % refused', NEW.key; END IF; RETURN NEW; END $$`,
+    );
+    await getDb().sql.query(
+      `CREATE TRIGGER ${refused} BEFORE INSERT ON task_state FOR EACH ROW EXECUTE FUNCTION ${refused}()`,
+    );
+    try {
+      names.length = 0;
+      const results = await Promise.allSettled(
+        ["a", refused, "b"].map((key) => t.caller.taskState.set({ taskInstanceId: t.id, key, value: key })),
+      );
+      expect(names).toEqual(["task_state_set_many", "task_state_set", "task_state_set", "task_state_set"]);
+      // Version 1: the failed batch wrote nothing, each write is the single statement's.
+      expect(results[0]).toEqual({ status: "fulfilled", value: { version: 1 } });
+      expect(results[2]).toEqual({ status: "fulfilled", value: { version: 1 } });
+      expect(results[1]).toMatchObject({
+        status: "rejected",
+        reason: { code: "INTERNAL_SERVER_ERROR", message: `key ${refused} refused` },
+      });
+      const read = await Promise.allSettled(
+        ["a", refused, "b"].map((key) => t.caller.taskState.get({ taskInstanceId: t.id, key })),
+      );
+      expect(read.map((r) => (r.status === "fulfilled" ? r.value.value : r.reason.cause.reason))).toEqual([
+        "a",
+        "key_not_found",
+        "b",
+      ]);
+    } finally {
+      await getDb().sql.query(`DROP TRIGGER ${refused} ON task_state`);
+      await getDb().sql.query(`DROP FUNCTION ${refused}()`);
+    }
   });
 
   it("keeps tasks apart within one batch", async () => {
