@@ -57,8 +57,9 @@ const USAGE = `pnpm bench [options]
   --no-table           skip the interleaved table (run only the phases below)
   --no-statements      skip the SQL-statements-per-operation sampling
   --log-cost / --no-log-cost   add (or not) "P+log" (LOG_LEVEL=info) for W1/W2 at c=32
-  --adapters           add "P-fastify" (the same router through tRPC's Fastify adapter) to W1, W2 hit,
-                       W3 and W6 batch 50, and print fastify/standalone ratios
+  --adapters           add "P-fastify" (the same router through tRPC's Fastify adapter) and "P-trpc"
+                       (P with CAIRN_TRPC_FAST_PATH=false: every call through tRPC's node adapter) to W1,
+                       W2 hit, W3 and W6 batch 50, and print their ratios to P
   --w4[=instances]     W4: get/put latency at 10 k rows vs 5 M rows (1 M instances × 5 keys)
   --w7[=connections]   W7: 256 (or N) connections paced at half of each variant's own W3 peak: p50/p99
   --soak[=minutes]     W9: W3 against a fresh Cairn server for 10 (or N) minutes, RSS every 10 s
@@ -162,7 +163,7 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** The rows where --adapters adds P-fastify beside P. */
+/** The rows where --adapters adds P-fastify and P-trpc beside P. */
 const ADAPTER_ROWS = [
   "W1 put c=1",
   "W1 put c=32",
@@ -273,7 +274,9 @@ async function main(): Promise<void> {
     }
   }
   if (args.adapters) {
-    for (const w of workloads) if (ADAPTER_ROWS.includes(w.id)) w.variants = [...w.variants, "P-fastify"];
+    for (const w of workloads) {
+      if (ADAPTER_ROWS.includes(w.id)) w.variants = [...w.variants, "P-fastify", "P-trpc"];
+    }
   }
   const byId = (id: string) => mainWorkloads(args.instances).find((w) => w.id === id)!;
 
@@ -313,12 +316,15 @@ async function main(): Promise<void> {
       `starting B1 (raw pg loop), B2 (node:http + pg) and P (Cairn)${variantsUsed.has("P-fastify") ? ", P-fastify (Cairn on Fastify)" : ""} as separate processes`,
     );
     const started: Partial<Record<VariantId, RunningVariant>> = {};
-    const [b1, b2, p, plog, pfastify] = await Promise.all([
+    const [b1, b2, p, plog, pfastify, ptrpc] = await Promise.all([
       startB1(databaseUrl, args.instances),
       startServer("B2", { databaseUrl, ...ready }),
       startServer("P", { databaseUrl, ...ready }),
       variantsUsed.has("P+log") ? startServer("P", { databaseUrl, ...ready, logLevel: "info" }) : undefined,
       variantsUsed.has("P-fastify") ? startServer("P-fastify", { databaseUrl, ...ready }) : undefined,
+      variantsUsed.has("P-trpc")
+        ? startServer("P", { databaseUrl, ...ready, env: { CAIRN_TRPC_FAST_PATH: "false" } })
+        : undefined,
     ]);
     Object.assign(started, {
       B1: b1,
@@ -326,6 +332,7 @@ async function main(): Promise<void> {
       P: p,
       ...(plog ? { "P+log": plog } : {}),
       ...(pfastify ? { "P-fastify": pfastify } : {}),
+      ...(ptrpc ? { "P-trpc": ptrpc } : {}),
     });
     result.coldStart = {
       B2: { healthyMs: b2.healthyMs, firstPutMs: b2.firstPutMs },
@@ -355,7 +362,7 @@ async function main(): Promise<void> {
     const warmSeconds = args.quick ? 1 : 3;
     log(`warming up every variant (${warmSeconds} s of W3 each)`);
     for (const variant of variantsUsed) await runCell(variant, warm, warmSeconds);
-    for (const variant of ["B2", "P", "P-fastify"] as const) {
+    for (const variant of ["B2", "P", "P-fastify", "P-trpc"] as const) {
       const w6 = workloads.find((w) => w.kind === "batch" && w.variants.includes(variant));
       if (w6) await runCell(variant, w6, 0.5);
     }
@@ -385,6 +392,7 @@ async function main(): Promise<void> {
     result.ratios = ratios(summaries);
     result.logCostRatios = ratios(summaries, "P+log", "P");
     result.adapterRatios = ratios(summaries, "P-fastify", "P");
+    result.fastPathRatios = ratios(summaries, "P-trpc", "P");
 
     out("");
     out(
@@ -426,6 +434,18 @@ async function main(): Promise<void> {
           );
         out(
           `  ${r.workload.padEnd(20)} fastify/standalone: ops ${ratio(r.ops)}  p50 ${ratio(r.p50)}  server CPU/op ${ratio(r.serverCpu)}  peak MB ${peak("P-fastify")} vs ${peak("P")}`,
+        );
+      }
+    }
+    const fastPathRatios = result.fastPathRatios as ReturnType<typeof ratios>;
+    if (fastPathRatios.length > 0) {
+      out("");
+      out(
+        "Fast path (P-trpc: every call through tRPC's node adapter, vs P: common calls on trpc-fast-path.ts):",
+      );
+      for (const r of fastPathRatios) {
+        out(
+          `  ${r.workload.padEnd(20)} trpc/P: ops ${ratio(r.ops)}  p50 ${ratio(r.p50)}  server CPU/op ${ratio(r.serverCpu)}`,
         );
       }
     }

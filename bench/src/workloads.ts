@@ -2,7 +2,7 @@
 // one issues. Every variant draws its operations from the same picker, so they do the same work.
 import { randomInt, randomValues, smallValues } from "./common.ts";
 
-export type VariantId = "B1" | "B2" | "P" | "P+log" | "P-fastify";
+export type VariantId = "B1" | "B2" | "P" | "P+log" | "P-fastify" | "P-trpc";
 
 export type OpKind = "put" | "get-hit" | "get-miss" | "mix" | "batch";
 

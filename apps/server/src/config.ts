@@ -68,6 +68,7 @@ const ZEnv = z.object({
   CAIRN_HEADERS_TIMEOUT_SECONDS: ZWhole(1, 3600).default(10),
   CAIRN_MAX_CONNECTIONS: ZWhole(0, 1_000_000).default(1000),
   CAIRN_SHUTDOWN_DELAY_SECONDS: ZWhole(0, 600).default(0),
+  CAIRN_TRPC_FAST_PATH: ZBoolean.default(true),
   LOG_LEVEL: z.enum(LOG_LEVELS, oneOf(LOG_LEVELS)).default("info"),
   LOG_FORMAT: z.enum(LOG_FORMATS, oneOf(LOG_FORMATS)).default("auto"),
 });
@@ -148,6 +149,8 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       headersTimeoutMs: c.CAIRN_HEADERS_TIMEOUT_SECONDS * 1000,
       maxConnections: c.CAIRN_MAX_CONNECTIONS,
     },
+    /** false: every /trpc request through tRPC's own adapter (to compare, or to rule the fast path out). */
+    trpcFastPath: c.CAIRN_TRPC_FAST_PATH,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
   };

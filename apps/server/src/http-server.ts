@@ -21,6 +21,7 @@ import { serveApiDocs } from "./api-docs.ts";
 import { serveConsole } from "./console-files.ts";
 import type { Metrics } from "./metrics.ts";
 import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
+import { createFastPath } from "./trpc-fast-path.ts";
 import { isSubscription, serveWatch } from "./watch-sse.ts";
 
 export interface ServerOptions {
@@ -34,6 +35,8 @@ export interface ServerOptions {
   limits?: Partial<ConnectionLimits> | undefined;
   /** Serves watch streams; by default one of the server's own, closed with it. */
   watch?: WatchHub | undefined;
+  /** Common JSON calls without tRPC's Fetch conversion (trpc-fast-path.ts); default true. */
+  trpcFastPath?: boolean | undefined;
 }
 
 export interface ConnectionLimits {
@@ -125,10 +128,8 @@ function createHttpServer(
       ),
   };
   const databaseTrouble = throttledDatabaseWarning(logger);
-  const contextFor = (req: http.IncomingMessage) => {
-    const problem = requestProblem(req);
-    if (problem) throw problem;
-    return createContextFromToken({
+  const contextOf = (req: http.IncomingMessage) =>
+    createContextFromToken({
       db,
       watch,
       config: api,
@@ -137,6 +138,10 @@ function createHttpServer(
       callHistory,
       requestId: requestIds.get(req),
     });
+  const contextFor = (req: http.IncomingMessage) => {
+    const problem = requestProblem(req);
+    if (problem) throw problem;
+    return contextOf(req);
   };
   const onError = (error: TRPCError, path: string | undefined, req: http.IncomingMessage) => {
     if (error.code === "SERVICE_UNAVAILABLE" || error.code === "BAD_GATEWAY") {
@@ -146,6 +151,10 @@ function createHttpServer(
     if (error.code !== "INTERNAL_SERVER_ERROR") return;
     logger.error({ reqId: requestIds.get(req), err: error.cause ?? error, path }, "internal error");
   };
+  const fastPath =
+    options.trpcFastPath === false
+      ? () => false
+      : createFastPath({ router: appRouter, createContext: contextOf, onError });
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -188,9 +197,11 @@ function createHttpServer(
     if (path.startsWith("/trpc/")) {
       if (req.method === "POST") {
         // A client gone while sending its body gets no answer.
-        void readBody(req, res, options.maxBodyBytes).then(() =>
-          req.socket.destroyed ? undefined : trpc(req, res),
-        );
+        void readBody(req, res, options.maxBodyBytes).then(() => {
+          if (req.socket.destroyed) return;
+          if (!requestProblem(req) && fastPath(req, res, path.slice("/trpc/".length))) return;
+          trpc(req, res);
+        });
         return;
       }
       if (req.method === "GET") {
@@ -206,6 +217,7 @@ function createHttpServer(
           );
           return;
         }
+        if (!requestProblem(req) && fastPath(req, res, procedure)) return;
         return trpc(req, res);
       }
       return methodNotAllowed(res, "GET, POST", true);

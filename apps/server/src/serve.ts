@@ -53,6 +53,7 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     limits: config.limits,
+    trpcFastPath: config.trpcFastPath,
     host: config.host,
     port: config.port,
   });
