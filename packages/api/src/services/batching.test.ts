@@ -120,6 +120,20 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
         "key_not_found",
         "b",
       ]);
+      // A later write of the same key (the next round) waits for the earlier one's single statement.
+      names.length = 0;
+      await Promise.allSettled(
+        [
+          ["c", 1],
+          [refused, 0],
+          ["c", 2],
+        ].map(([key, value]) => t.caller.taskState.set({ taskInstanceId: t.id, key: String(key), value })),
+      );
+      expect(names).toEqual(["task_state_set_many", "task_state_set", "task_state_set", "task_state_set"]);
+      expect(await t.caller.taskState.get({ taskInstanceId: t.id, key: "c" })).toMatchObject({
+        value: 2,
+        version: 2,
+      });
     } finally {
       await getDb().sql.query(`DROP TRIGGER ${refused} ON task_state`);
       await getDb().sql.query(`DROP FUNCTION ${refused}()`);

@@ -5,7 +5,7 @@ import type { SqlRunner } from "@cairn/db";
 
 interface Pending<Item, Result> {
   item: Item;
-  resolve: (result: Result | undefined) => void;
+  resolve: (result: Result) => void;
   reject: (error: unknown) => void;
 }
 
@@ -28,9 +28,9 @@ export class TickBatcher<Item, Result extends object | null> {
 
   add(sql: SqlRunner, item: Item): Promise<Result> {
     const queue = this.pending.get(sql) ?? this.open(sql);
-    return new Promise<Result | undefined>((resolve, reject) => {
+    return new Promise<Result>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-    }).then((result) => (result === undefined ? this.runOne(sql, item) : result));
+    });
   }
 
   /** The queue of this event-loop turn, flushed once the turn's other callbacks have added to it. */
@@ -61,20 +61,22 @@ export class TickBatcher<Item, Result extends object | null> {
       }
       if (now.length === 1) {
         const [only] = now;
-        // Run here rather than handed over, so that a later round (the same key again) waits for it.
         await this.runOne(sql, only!.item).then(only!.resolve, only!.reject);
       } else {
-        try {
-          const results = await this.runMany(
-            sql,
-            now.map((entry) => entry.item),
-          );
-          for (const [i, entry] of now.entries()) entry.resolve(results[i]);
-        } catch {
-          // One bad item fails the whole statement: each item then takes `runOne`, so each caller gets
-          // its own result or its own error.
-          for (const entry of now) entry.resolve(undefined);
-        }
+        // One bad item fails the whole statement: each item then takes `runOne`, so each caller gets
+        // its own result or its own error.
+        const results = await this.runMany(
+          sql,
+          now.map((entry) => entry.item),
+        ).catch(() => undefined);
+        // Awaited before the next round: a later write of the same key must not overtake these.
+        await Promise.all(
+          now.map((entry, i) => {
+            const result = results?.[i];
+            if (result !== undefined) return entry.resolve(result);
+            return this.runOne(sql, entry.item).then(entry.resolve, entry.reject);
+          }),
+        );
       }
       round = later;
     }
