@@ -11,6 +11,7 @@ import {
   runEachInstanceOnce,
   type Target,
 } from "./load.ts";
+import { type OpenLoopResult, runOpenLoop } from "./open-loop.ts";
 import { sampleProc } from "./procs.ts";
 import { type Summary, summarize } from "./report.ts";
 import { type RunningVariant, startServer } from "./servers.ts";
@@ -353,26 +354,33 @@ export async function w4(
 
 export interface W7Row {
   variant: "B2" | "P";
-  /** W3 c=32 ops/s of this variant, measured in this phase (median of the rounds). */
-  peakOpsPerSec: number;
-  /** Half of the peak: the offered rate over all connections. */
+  /** The offered rate as a share of `of`'s W3 c=32 peak. */
+  fraction: number;
+  of: "B2" | "P";
   offeredPerSec: number;
-  opsPerSec: number;
+  achievedPerSec: number;
   p50: number;
   p99: number;
+  p999: number;
   errors: number;
+  /** p99 of how late the load generator sent (its own backlog, not the server's). */
+  sendLagP99: number;
 }
 
 export interface W7Result {
   connections: number;
   seconds: number;
+  /** W3 c=32 ops/s of each variant, closed loop (autocannon), median of the rounds. */
+  peaks: { B2: number; P: number };
   rows: W7Row[];
 }
 
+const W7_FRACTIONS = [0.25, 0.5, 0.75];
+
 /**
- * W7: many connections at half of each variant's own peak (W3 mix). autocannon paces the requests
- * (overallRate): a closed loop held to a rate, the nearest the prescribed load generator comes to an open
- * loop; latency is from each request's send, so a stalled server shows in p99 as long as the rate holds.
+ * W7: the W3 mix over many connections, open loop (open-loop.ts): requests leave on a fixed schedule at
+ * 25, 50 and 75 % of each variant's own closed-loop peak, and P also at 50 % of B2's peak (the issue's
+ * target compares the two at the same offered load). Latency counts from each request's scheduled time.
  */
 export async function w7(
   ctx: PhaseContext,
@@ -383,56 +391,64 @@ export async function w7(
     startServer("B2", { databaseUrl: ctx.databaseUrl, ...ready }),
     startServer("P", { databaseUrl: ctx.databaseUrl, ...ready }),
   ]);
-  const servers = [b2, p];
+  const servers = { B2: b2, P: p } as const;
   try {
-    const wide: Workload = {
-      ...ctx.w3,
-      id: `W7 W3 mix c=${options.connections}`,
-      connections: options.connections,
-    };
-    const peaks = new Map<RunningVariant, number[]>();
-    for (const server of servers)
+    const peaks: Record<"B2" | "P", number[]> = { B2: [], P: [] };
+    for (const server of [b2, p])
       await runAutocannon({ ...ctx.target, url: server.url }, ctx.w3, { seconds: 1 });
     for (let round = 0; round < options.rounds; round++) {
-      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
-        const m = await runAutocannon({ ...ctx.target, url: server.url }, ctx.w3, {
+      for (const variant of round % 2 === 0 ? (["B2", "P"] as const) : (["P", "B2"] as const)) {
+        const m = await runAutocannon({ ...ctx.target, url: servers[variant].url }, ctx.w3, {
           seconds: options.seconds,
         });
-        peaks.set(server, [...(peaks.get(server) ?? []), (m.ops * 1000) / m.elapsedMs]);
+        peaks[variant].push((m.ops * 1000) / m.elapsedMs);
       }
     }
-    const cells = new Map<RunningVariant, LoadResult[]>();
+    const peak = { B2: median(peaks.B2), P: median(peaks.P) };
+    const plan: { variant: "B2" | "P"; fraction: number; of: "B2" | "P" }[] = [
+      ...W7_FRACTIONS.flatMap((fraction) =>
+        (["B2", "P"] as const).map((variant) => ({ variant, fraction, of: variant })),
+      ),
+      { variant: "P", fraction: 0.5, of: "B2" },
+    ];
+    const cells = new Map<string, OpenLoopResult[]>();
     for (let round = 0; round < options.rounds; round++) {
-      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
-        const rate = Math.round(median(peaks.get(server)!) / 2);
-        ctx.log(
-          `W7: ${server.kind} ${options.connections} connections at ${rate} req/s (round ${round + 1})`,
-        );
-        const m = await runAutocannon({ ...ctx.target, url: server.url }, wide, {
-          seconds: options.seconds,
+      // Rotating order: no cell always runs first (or right after the same neighbour).
+      for (let i = 0; i < plan.length; i++) {
+        const { variant, fraction, of } = plan[(i + round) % plan.length]!;
+        const rate = Math.max(1, Math.round(peak[of] * fraction));
+        ctx.log(`W7: ${variant} at ${rate} req/s (${fraction * 100} % of ${of}'s peak), round ${round + 1}`);
+        const m = await runOpenLoop({ ...ctx.target, url: servers[variant].url }, ctx.w3, {
           rate,
+          seconds: options.seconds,
+          connections: options.connections,
         });
-        cells.set(server, [...(cells.get(server) ?? []), m]);
+        const key = `${variant}|${fraction}|${of}`;
+        cells.set(key, [...(cells.get(key) ?? []), m]);
+        await sleep(200);
       }
     }
     return {
       connections: options.connections,
       seconds: options.seconds,
-      rows: servers.map((server) => {
-        const runs = cells.get(server)!;
-        const peak = median(peaks.get(server)!);
+      peaks: peak,
+      rows: plan.map(({ variant, fraction, of }) => {
+        const runs = cells.get(`${variant}|${fraction}|${of}`)!;
         return {
-          variant: server.kind as "B2" | "P",
-          peakOpsPerSec: peak,
-          offeredPerSec: Math.round(peak / 2),
-          opsPerSec: median(runs.map((r) => (r.ops * 1000) / r.elapsedMs)),
+          variant,
+          fraction,
+          of,
+          offeredPerSec: median(runs.map((r) => r.offeredPerSec)),
+          achievedPerSec: median(runs.map((r) => r.achievedPerSec)),
           p50: median(runs.map((r) => r.p50)),
           p99: median(runs.map((r) => r.p99)),
+          p999: median(runs.map((r) => r.p999)),
           errors: runs.reduce((n, r) => n + r.errors, 0),
+          sendLagP99: median(runs.map((r) => r.sendLagP99)),
         };
       }),
     };
   } finally {
-    await Promise.all(servers.map((s) => s.child.stop()));
+    await Promise.all([b2, p].map((s) => s.child.stop()));
   }
 }
