@@ -28,17 +28,16 @@ export function useCursorPages(resetKey: string) {
 
 export function Pager({
   pages,
-  shown,
-  total,
-  nextCursor,
+  page,
   what,
 }: {
   pages: ReturnType<typeof useCursorPages>;
-  shown: number;
-  total: number;
-  nextCursor: string | null;
+  /** The page shown: its items, the cursor of the next, and how many match in all. */
+  page: { items: unknown[]; nextCursor: string | null; total: number };
   what: string;
 }) {
+  const { nextCursor, total } = page;
+  const shown = page.items.length;
   const from = pages.offset + 1;
   return (
     <nav className="pager" aria-label={`Pages of ${what}`}>

@@ -11,6 +11,7 @@ import { Clock, ExpiresIn } from "./Clock.tsx";
 import { ErrorNote } from "./ErrorNote.tsx";
 import { KeyDetail } from "./KeyDetail.tsx";
 import { Pager, useCursorPages } from "./Pager.tsx";
+import { SearchField } from "./SearchField.tsx";
 import { ValueEditor } from "./ValueEditor.tsx";
 
 const PAGE_SIZES = [100, 500, 1000];
@@ -72,15 +73,7 @@ export function StatePanel({
           />
         )}
         <form className="filters" onSubmit={(event) => event.preventDefault()}>
-          <label htmlFor={`${ids}-prefix`}>Key prefix</label>
-          <input
-            id={`${ids}-prefix`}
-            type="search"
-            value={prefix}
-            onChange={(event) => setPrefix(event.target.value)}
-            autoComplete="off"
-            spellCheck={false}
-          />
+          <SearchField id={`${ids}-prefix`} label="Key prefix" value={prefix} onChange={setPrefix} />
           <label htmlFor={`${ids}-limit`}>Per page</label>
           <select
             id={`${ids}-limit`}
@@ -127,13 +120,7 @@ export function StatePanel({
                 </tbody>
               </table>
             </div>
-            <Pager
-              pages={pages}
-              shown={list.data.items.length}
-              total={total}
-              nextCursor={list.data.nextCursor}
-              what={prefix ? `keys starting with “${prefix}”` : "keys"}
-            />
+            <Pager pages={pages} page={list.data} what={prefix ? `keys starting with “${prefix}”` : "keys"} />
           </>
         )}
       </section>

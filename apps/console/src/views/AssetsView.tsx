@@ -1,8 +1,10 @@
 // Assets by name: search in name or uri, filter active/inactive, paged.
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { ErrorNote } from "../components/ErrorNote.tsx";
+
 import { Pager, useCursorPages } from "../components/Pager.tsx";
+import { QueryStatus } from "../components/QueryStatus.tsx";
+import { SearchField } from "../components/SearchField.tsx";
 import { count } from "../lib/format.ts";
 import { href, type Route } from "../lib/route.ts";
 import { useTRPC } from "../lib/trpc.ts";
@@ -31,15 +33,7 @@ export function AssetsView({ route }: { route: Extract<Route, { view: "assets" }
     <>
       <h1>Assets</h1>
       <form className="filters" onSubmit={(event) => event.preventDefault()}>
-        <label htmlFor="filter-search">Name or uri contains</label>
-        <input
-          id="filter-search"
-          type="search"
-          value={search}
-          onChange={(event) => setSearch(event.target.value)}
-          autoComplete="off"
-          spellCheck={false}
-        />
+        <SearchField id="filter-search" label="Name or uri contains" value={search} onChange={setSearch} />
         <label htmlFor="filter-active">Active</label>
         <select
           id="filter-active"
@@ -51,8 +45,7 @@ export function AssetsView({ route }: { route: Extract<Route, { view: "assets" }
           <option value="false">inactive</option>
         </select>
       </form>
-      {assets.error && <ErrorNote error={assets.error} />}
-      {assets.isPending && <p className="loading">Loading…</p>}
+      <QueryStatus query={assets} />
       {assets.data && (
         <>
           <div className="table-wrap">
@@ -92,13 +85,7 @@ export function AssetsView({ route }: { route: Extract<Route, { view: "assets" }
               </tbody>
             </table>
           </div>
-          <Pager
-            pages={pages}
-            shown={assets.data.items.length}
-            total={assets.data.total}
-            nextCursor={assets.data.nextCursor}
-            what="assets"
-          />
+          <Pager pages={pages} page={assets.data} what="assets" />
         </>
       )}
     </>

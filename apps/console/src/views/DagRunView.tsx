@@ -2,8 +2,10 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Clock } from "../components/Clock.tsx";
-import { ErrorNote } from "../components/ErrorNote.tsx";
+
 import { Pager, useCursorPages } from "../components/Pager.tsx";
+import { QueryStatus } from "../components/QueryStatus.tsx";
+import { SearchField } from "../components/SearchField.tsx";
 import { count } from "../lib/format.ts";
 import { href, type Route } from "../lib/route.ts";
 import { useTRPC } from "../lib/trpc.ts";
@@ -37,18 +39,14 @@ export function DagRunView({ route }: { route: Extract<Route, { view: "run" }> }
         <span className="label">Run</span> {runId}
       </h1>
       <form className="filters" onSubmit={(event) => event.preventDefault()}>
-        <label htmlFor="filter-task">Task id starts with</label>
-        <input
+        <SearchField
           id="filter-task"
-          type="search"
+          label="Task id starts with"
           value={taskIdPrefix}
-          onChange={(event) => setTaskIdPrefix(event.target.value)}
-          autoComplete="off"
-          spellCheck={false}
+          onChange={setTaskIdPrefix}
         />
       </form>
-      {tasks.error && <ErrorNote error={tasks.error} />}
-      {tasks.isPending && <p className="loading">Loading…</p>}
+      <QueryStatus query={tasks} />
       {tasks.data && (
         <>
           <div className="table-wrap">
@@ -102,13 +100,7 @@ export function DagRunView({ route }: { route: Extract<Route, { view: "run" }> }
               </tbody>
             </table>
           </div>
-          <Pager
-            pages={pages}
-            shown={tasks.data.items.length}
-            total={tasks.data.total}
-            nextCursor={tasks.data.nextCursor}
-            what="task instances"
-          />
+          <Pager pages={pages} page={tasks.data} what="task instances" />
         </>
       )}
     </>

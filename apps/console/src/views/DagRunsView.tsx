@@ -2,8 +2,10 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Clock } from "../components/Clock.tsx";
-import { ErrorNote } from "../components/ErrorNote.tsx";
+
 import { Pager, useCursorPages } from "../components/Pager.tsx";
+import { QueryStatus } from "../components/QueryStatus.tsx";
+import { SearchField } from "../components/SearchField.tsx";
 import { count } from "../lib/format.ts";
 import { href, type Route } from "../lib/route.ts";
 import { useTRPC } from "../lib/trpc.ts";
@@ -30,27 +32,15 @@ export function DagRunsView({ route }: { route: Extract<Route, { view: "runs" }>
     <>
       <h1>Dag runs</h1>
       <form className="filters" onSubmit={(event) => event.preventDefault()}>
-        <label htmlFor="filter-dag">Dag id</label>
-        <input
-          id="filter-dag"
-          type="search"
-          value={dagId}
-          onChange={(event) => setDagId(event.target.value)}
-          autoComplete="off"
-          spellCheck={false}
-        />
-        <label htmlFor="filter-run">Run id starts with</label>
-        <input
+        <SearchField id="filter-dag" label="Dag id" value={dagId} onChange={setDagId} />
+        <SearchField
           id="filter-run"
-          type="search"
+          label="Run id starts with"
           value={runIdPrefix}
-          onChange={(event) => setRunIdPrefix(event.target.value)}
-          autoComplete="off"
-          spellCheck={false}
+          onChange={setRunIdPrefix}
         />
       </form>
-      {runs.error && <ErrorNote error={runs.error} />}
-      {runs.isPending && <p className="loading">Loading…</p>}
+      <QueryStatus query={runs} />
       {runs.data && (
         <>
           <div className="table-wrap">
@@ -95,13 +85,7 @@ export function DagRunsView({ route }: { route: Extract<Route, { view: "runs" }>
               </tbody>
             </table>
           </div>
-          <Pager
-            pages={pages}
-            shown={runs.data.items.length}
-            total={runs.data.total}
-            nextCursor={runs.data.nextCursor}
-            what="dag runs"
-          />
+          <Pager pages={pages} page={runs.data} what="dag runs" />
         </>
       )}
     </>
