@@ -193,15 +193,22 @@ async function retryAbortedStatement<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * PostgreSQL settings of the embedded database. shared_buffers defaults to 128 MB, which PGlite keeps in
+ * the server's own memory: 16 MB took an embedded server from about 290 to 170 MB of RSS at rest (and
+ * 370 to 230 MB after 40 000 statements); the data files stay in the operating system's page cache.
+ */
+const PGLITE_CONF = ["shared_buffers = 16MB"];
+
 async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   const dataDir = options.dataDir ?? process.env.CAIRN_DATA_DIR ?? "./.cairn";
   const inMemory = dataDir.startsWith("memory://");
   const location = inMemory ? dataDir : resolve(dataDir, "pglite");
-  if (inMemory) return wrapPglite(await PGlite.create(), location);
+  if (inMemory) return wrapPglite(await PGlite.create({ postgresqlconf: PGLITE_CONF }), location);
   await mkdir(location, { recursive: true });
   const releaseLock = await lockDataDir(location);
   try {
-    const db = wrapPglite(await PGlite.create(location), location);
+    const db = wrapPglite(await PGlite.create(location, { postgresqlconf: PGLITE_CONF }), location);
     const close = db.close;
     return { ...db, close: () => close().finally(releaseLock) };
   } catch (error) {
