@@ -3,14 +3,7 @@
 import { ConflictError, createCairnClient } from "@cairn/client";
 import { fastToken, instanceId, median, randomInt, sleep } from "./common.ts";
 import { createDatabase, dropDatabase, type PgServer, seed, withClient } from "./db.ts";
-import {
-  type LoadResult,
-  type Measured,
-  measure,
-  runAutocannon,
-  runEachInstanceOnce,
-  type Target,
-} from "./load.ts";
+import { type Measured, measure, runAutocannon, runEachInstanceOnce, type Target } from "./load.ts";
 import { type OpenLoopResult, runOpenLoop } from "./open-loop.ts";
 import { sampleProc } from "./procs.ts";
 import { type Summary, summarize } from "./report.ts";
@@ -451,4 +444,31 @@ export async function w7(
   } finally {
     await Promise.all([b2, p].map((s) => s.child.stop()));
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Cold start (W10 in the performance notes)
+
+export interface ColdStartResult {
+  /** Spawn to first successful put, ms, per start (one server at a time). */
+  B2: number[];
+  P: number[];
+}
+
+/**
+ * Spawn to first successful put, each server started alone (the table's variants start together and
+ * share two cores, which measures the contention, not the start), alternating, `rounds` times.
+ */
+export async function coldStarts(ctx: PhaseContext, rounds: number): Promise<ColdStartResult> {
+  const ready = { bearer: ctx.target.bearer[0]!, taskInstanceId: ctx.target.ids[0]! };
+  const result: ColdStartResult = { B2: [], P: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of round % 2 === 0 ? (["B2", "P"] as const) : (["P", "B2"] as const)) {
+      const server = await startServer(kind, { databaseUrl: ctx.databaseUrl, ...ready });
+      result[kind].push(server.firstPutMs);
+      await server.child.stop();
+      await sleep(200);
+    }
+  }
+  return result;
 }

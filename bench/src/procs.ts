@@ -6,7 +6,9 @@ import { sleep } from "./common.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TSX = import.meta.resolve("tsx");
-const WATCHDOG = new URL("./watchdog.ts", import.meta.url).href;
+// Plain JavaScript, so that a compiled script (Cairn's dist/main.js) runs under plain node: tsx's loader
+// hooks run in a thread of their own (tens of MB of RSS) and slow every import at start.
+const WATCHDOG = new URL("./watchdog.mjs", import.meta.url).href;
 const CLK_TCK = 100; // USER_HZ on Linux
 
 const children = new Map<ChildProcess, Child>();
@@ -65,9 +67,10 @@ export interface SpawnOptions {
   ipc?: boolean;
 }
 
-/** Starts `node --import tsx <script>` with the watchdog preloaded. */
+/** Starts `node <script>` with the watchdog preloaded, and tsx's loader for a TypeScript script. */
 export function spawnNode(script: string, options: SpawnOptions): Child {
-  const args = [...(options.nodeArgs ?? []), "--import", TSX, "--import", WATCHDOG, script];
+  const loader = script.endsWith(".ts") ? ["--import", TSX] : [];
+  const args = [...(options.nodeArgs ?? []), ...loader, "--import", WATCHDOG, script];
   const env = { ...process.env, ...options.env, CAIRN_BENCH_PARENT_PID: String(process.pid) };
   const stdio = options.captureStdout ? "pipe" : "ignore";
   const proc = options.ipc
