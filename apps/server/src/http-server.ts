@@ -153,8 +153,11 @@ function createHttpServer(
   };
   const fastPath =
     options.trpcFastPath === false
-      ? () => false
+      ? undefined
       : createFastPath({ router: appRouter, createContext: contextOf, onError });
+  /** Serves the call on the fast path (true), unless a request check refused it: tRPC then answers. */
+  const servedFast = (req: http.IncomingMessage, res: http.ServerResponse, procedure: string) =>
+    fastPath !== undefined && !requestProblem(req) && fastPath(req, res, procedure);
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -199,8 +202,7 @@ function createHttpServer(
         // A client gone while sending its body gets no answer.
         void readBody(req, res, options.maxBodyBytes).then(() => {
           if (req.socket.destroyed) return;
-          if (!requestProblem(req) && fastPath(req, res, path.slice("/trpc/".length))) return;
-          trpc(req, res);
+          if (!servedFast(req, res, path.slice("/trpc/".length))) trpc(req, res);
         });
         return;
       }
@@ -217,8 +219,8 @@ function createHttpServer(
           );
           return;
         }
-        if (!requestProblem(req) && fastPath(req, res, procedure)) return;
-        return trpc(req, res);
+        if (!servedFast(req, res, procedure)) trpc(req, res);
+        return;
       }
       return methodNotAllowed(res, "GET, POST", true);
     }

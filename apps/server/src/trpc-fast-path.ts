@@ -44,17 +44,8 @@ const HEADERS = { "content-type": "application/json", vary: "trpc-accept, accept
 export function createFastPath<TContext>(opts: FastPathOptions<TContext>) {
   const { router } = opts;
   const config = router._def._config;
-  const procedures = new Map<string, AnyTRPCProcedure | null>();
-
-  const procedureAt = (path: string): AnyTRPCProcedure | null => {
-    let procedure = procedures.get(path);
-    if (procedure === undefined) {
-      // The router is built eagerly (no lazy sub-routers), so its procedures are there without awaiting.
-      procedure = (router._def.procedures as Record<string, AnyTRPCProcedure | undefined>)[path] ?? null;
-      procedures.set(path, procedure);
-    }
-    return procedure;
-  };
+  // The router is built eagerly (no lazy sub-routers) and its record has no prototype: a plain lookup.
+  const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
 
   /** The calls of a request, or undefined when tRPC's adapter should answer it. */
   const callsOf = (
@@ -83,7 +74,7 @@ export function createFastPath<TContext>(opts: FastPathOptions<TContext>) {
     const calls: Call[] = [];
     for (let index = 0; index < paths.length; index++) {
       const callPath = paths[index]!;
-      const procedure = procedureAt(callPath);
+      const procedure = procedures[callPath];
       if (!procedure || procedure._def.type !== type) return undefined;
       const input = batch ? (raw as Record<string, unknown> | undefined)?.[index] : raw;
       calls.push({ path: callPath, procedure, input });

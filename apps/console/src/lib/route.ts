@@ -90,6 +90,12 @@ export function useRoute(): Route {
   return parseRoute(useSyncExternalStore(subscribe, () => window.location.hash));
 }
 
+/** Puts a view's filters in the URL as they are typed: shareable and kept on back, without a history entry per key. */
+export function replaceRoute(route: Route): void {
+  const target = href(route);
+  if (target !== window.location.hash) window.history.replaceState(null, "", target);
+}
+
 /** Moves to a view (a new history entry, as a link would). */
 export function navigate(route: Route): void {
   window.location.hash = href(route);

@@ -6,7 +6,7 @@ import { Pager, useCursorPages } from "../components/Pager.tsx";
 import { QueryStatus } from "../components/QueryStatus.tsx";
 import { SearchField } from "../components/SearchField.tsx";
 import { count } from "../lib/format.ts";
-import { href, type Route } from "../lib/route.ts";
+import { href, type Route, replaceRoute } from "../lib/route.ts";
 import { useTRPC } from "../lib/trpc.ts";
 
 const LIMIT = 50;
@@ -15,10 +15,7 @@ export function AssetsView({ route }: { route: Extract<Route, { view: "assets" }
   const trpc = useTRPC();
   const [search, setSearch] = useState(route.search);
   const [active, setActive] = useState(route.active);
-  useEffect(() => {
-    const target = href({ view: "assets", search, active });
-    if (target !== window.location.hash) window.history.replaceState(null, "", target);
-  }, [search, active]);
+  useEffect(() => replaceRoute({ view: "assets", search, active }), [search, active]);
   const filter = {
     search: search.trim() || undefined,
     active: active === "" ? undefined : active === "true",

@@ -7,7 +7,7 @@ import { Pager, useCursorPages } from "../components/Pager.tsx";
 import { QueryStatus } from "../components/QueryStatus.tsx";
 import { SearchField } from "../components/SearchField.tsx";
 import { count } from "../lib/format.ts";
-import { href, type Route } from "../lib/route.ts";
+import { href, type Route, replaceRoute } from "../lib/route.ts";
 import { useTRPC } from "../lib/trpc.ts";
 
 const LIMIT = 50;
@@ -16,11 +16,7 @@ export function DagRunsView({ route }: { route: Extract<Route, { view: "runs" }>
   const trpc = useTRPC();
   const [dagId, setDagId] = useState(route.dagId);
   const [runIdPrefix, setRunIdPrefix] = useState(route.runIdPrefix);
-  // The filters live in the URL (shareable, kept on back); typing updates it without a history entry each key.
-  useEffect(() => {
-    const target = href({ view: "runs", dagId: dagId.trim(), runIdPrefix });
-    if (target !== window.location.hash) window.history.replaceState(null, "", target);
-  }, [dagId, runIdPrefix]);
+  useEffect(() => replaceRoute({ view: "runs", dagId: dagId.trim(), runIdPrefix }), [dagId, runIdPrefix]);
   const filter = { dagId: dagId.trim() || undefined, runIdPrefix: runIdPrefix || undefined };
   const pages = useCursorPages(JSON.stringify(filter));
   const runs = useQuery({

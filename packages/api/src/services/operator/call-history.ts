@@ -20,6 +20,11 @@ function bucketOf(ms: number): number {
   return Math.min(bucket, BUCKETS - 1);
 }
 
+const intervalAt = (ms: number) => Math.floor(ms / (INTERVAL_SECONDS * 1000));
+
+/** The oldest interval of the window that ends with the current one. */
+const windowStart = (ms: number) => intervalAt(ms) - WINDOW_INTERVALS + 1;
+
 interface Tally {
   calls: number;
   errors: number;
@@ -59,7 +64,7 @@ export class CallHistory {
   }
 
   record(call: ProcedureCall): void {
-    const interval = Math.floor(this.#now() / (INTERVAL_SECONDS * 1000));
+    const interval = intervalAt(this.#now());
     const slot = this.#slots[interval % WINDOW_INTERVALS]!;
     if (slot.interval !== interval) {
       slot.interval = interval;
@@ -76,8 +81,9 @@ export class CallHistory {
   }
 
   recent(): RecentCalls {
-    const window = emptyRecentCalls(this.#now());
-    const first = Date.parse(window.from) / (INTERVAL_SECONDS * 1000);
+    const now = this.#now();
+    const window = emptyRecentCalls(now);
+    const first = windowStart(now);
     const series = new Map<string, RecentCalls["procedures"][number]>();
     for (let i = 0; i < WINDOW_INTERVALS; i++) {
       const slot = this.#slots[(first + i) % WINDOW_INTERVALS]!;
@@ -105,11 +111,9 @@ export class CallHistory {
 
 /** What a server that records no calls (an in-process caller) answers. */
 export function emptyRecentCalls(now = Date.now()): RecentCalls {
-  const current = Math.floor(now / (INTERVAL_SECONDS * 1000));
-  const first = current - WINDOW_INTERVALS + 1;
   return {
     intervalSeconds: INTERVAL_SECONDS,
-    from: new Date(first * INTERVAL_SECONDS * 1000).toISOString(),
+    from: new Date(windowStart(now) * INTERVAL_SECONDS * 1000).toISOString(),
     procedures: [],
   };
 }
