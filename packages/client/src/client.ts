@@ -3,6 +3,7 @@
 
 import type { AppRouter } from "@cairn/api";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { createCallBatcher, type SendCall } from "./call-batcher.ts";
 import { NotFoundError } from "./errors.ts";
 import { type Duration, expiryFromRetention } from "./retention.ts";
 import { stepRunner } from "./step.ts";
@@ -12,6 +13,7 @@ import {
   type CairnTRPCClient,
   type CallOptions,
   type CallPolicy,
+  type CallScope,
   createCairnTRPCClient,
   type FetchLike,
   runCall,
@@ -171,24 +173,33 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
       maxMs: wholeNumber("backoff.maxMs", options.backoff?.maxMs ?? DEFAULTS.maxMs),
     },
   };
+  // The verbs go through the lean call batcher; watch streams and `trpc` through tRPC's own client.
   const trpc = createCairnTRPCClient(options);
-  const task = trpc.taskState;
-  const assets = trpc.assetState;
+  const send = verbSender(
+    createCallBatcher({
+      endpoint: trpcEndpoint(options.url),
+      fetch: options.fetch ?? globalThis.fetch,
+      headers: { authorization: `Bearer ${options.token}` },
+      maxURLLength: options.maxURLLength ?? 8000,
+      maxItems: options.maxBatchItems ?? 50,
+      aloneBytes: (options.maxBatchBytes ?? 512 * 1024) / (options.maxBatchItems ?? 50),
+    }),
+  );
   const run = <T>(
     path: string,
     idempotent: boolean,
     callOptions: CallOptions | undefined,
-    attempt: (signal: AbortSignal) => Promise<T>,
+    attempt: (scope: CallScope) => Promise<T>,
   ) => runCall(path, policy, idempotent, callOptions, attempt);
 
   const taskState: TaskStateClient = stateClient(
     {
-      get: (key, signal) => task.get.query({ taskInstanceId, key }, { signal }),
-      set: (input, signal) => task.set.mutate({ taskInstanceId, ...input }, { signal }),
-      delete: (input, signal) => task.delete.mutate({ taskInstanceId, ...input }, { signal }),
-      clear: (input, signal) => task.clear.mutate({ taskInstanceId, ...input }, { signal }),
-      list: (input, signal) => task.list.query({ taskInstanceId, ...input }, { signal }),
-      watch: (filter, handlers) => task.watch.subscribe({ taskInstanceId, ...filter }, handlers),
+      get: (key, scope) => send("taskState", "get", { taskInstanceId, key }, scope),
+      set: (input, scope) => send("taskState", "set", { taskInstanceId, ...input }, scope),
+      delete: (input, scope) => send("taskState", "delete", { taskInstanceId, ...input }, scope),
+      clear: (input, scope) => send("taskState", "clear", { taskInstanceId, ...input }, scope),
+      list: (input, scope) => send("taskState", "list", { taskInstanceId, ...input }, scope),
+      watch: (filter, handlers) => trpc.taskState.watch.subscribe({ taskInstanceId, ...filter }, handlers),
     },
     "taskState",
     run,
@@ -206,12 +217,12 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
         ref,
         ...stateClient(
           {
-            get: (key, signal) => assets.get.query({ asset: ref, key }, { signal }),
-            set: (input, signal) => assets.set.mutate({ asset: ref, ...input }, { signal }),
-            delete: (input, signal) => assets.delete.mutate({ asset: ref, ...input }, { signal }),
-            clear: (_input, signal) => assets.clear.mutate({ asset: ref }, { signal }),
-            list: (input, signal) => assets.list.query({ asset: ref, ...input }, { signal }),
-            watch: (filter, handlers) => assets.watch.subscribe({ asset: ref, ...filter }, handlers),
+            get: (key, scope) => send("assetState", "get", { asset: ref, key }, scope),
+            set: (input, scope) => send("assetState", "set", { asset: ref, ...input }, scope),
+            delete: (input, scope) => send("assetState", "delete", { asset: ref, ...input }, scope),
+            clear: (_input, scope) => send("assetState", "clear", { asset: ref }, scope),
+            list: (input, scope) => send("assetState", "list", { asset: ref, ...input }, scope),
+            watch: (filter, handlers) => trpc.assetState.watch.subscribe({ asset: ref, ...filter }, handlers),
           },
           "assetState",
           run,
@@ -222,21 +233,40 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
   };
 }
 
+type Namespace = "taskState" | "assetState";
+type Verb = "get" | "set" | "delete" | "clear" | "list";
+
+/** The call batcher, typed by the router: inputs are checked against the procedures' and answers typed. */
+function verbSender(send: SendCall) {
+  return <N extends Namespace, V extends Verb>(
+    namespace: N,
+    verb: V,
+    input: RouterInputs[N][V],
+    scope: CallScope,
+  ): Promise<RouterOutputs[N][V]> =>
+    send(
+      verb === "get" || verb === "list" ? "query" : "mutation",
+      `${namespace}.${verb}`,
+      input,
+      scope.deadline,
+    ) as Promise<RouterOutputs[N][V]>;
+}
+
 /** An entry as tRPC types it: `value: unknown` comes out optional, though the server always sends one. */
 type WireEntry = RouterOutputs["taskState"]["get"];
 
 /** The procedures of one namespace (task or asset state), with its address already bound. */
 interface Procedures {
-  get(key: string, signal: AbortSignal): Promise<WireEntry>;
+  get(key: string, scope: CallScope): Promise<WireEntry>;
   set(
     input: { key: string; value: unknown; expiresAt?: string | null; ifVersion?: number },
-    signal: AbortSignal,
+    scope: CallScope,
   ): Promise<{ version: number }>;
-  delete(input: { key: string; ifVersion?: number }, signal: AbortSignal): Promise<{ deleted: boolean }>;
-  clear(input: { allMapIndices?: boolean }, signal: AbortSignal): Promise<{ deleted: number }>;
+  delete(input: { key: string; ifVersion?: number }, scope: CallScope): Promise<{ deleted: boolean }>;
+  clear(input: { allMapIndices?: boolean }, scope: CallScope): Promise<{ deleted: number }>;
   list(
     input: { prefix?: string; limit?: number; cursor?: string | null },
-    signal: AbortSignal,
+    scope: CallScope,
   ): Promise<{ items: WireEntry[]; nextCursor: string | null }>;
   watch: Subscribe;
 }
@@ -245,7 +275,7 @@ type Runner = <T>(
   path: string,
   idempotent: boolean,
   options: CallOptions | undefined,
-  attempt: (signal: AbortSignal) => Promise<T>,
+  attempt: (scope: CallScope) => Promise<T>,
 ) => Promise<T>;
 
 function stateClient(
@@ -258,8 +288,8 @@ function stateClient(
     watchChanges<T>(`${namespace}.watch`, procedures.watch, target, policy.backoff, options);
   const entry = async <T>(key: string, options?: CallOptions): Promise<StateEntry<T> | null> => {
     try {
-      return (await run(`${namespace}.get`, true, options, (signal) =>
-        procedures.get(key, signal),
+      return (await run(`${namespace}.get`, true, options, (scope) =>
+        procedures.get(key, scope),
       )) as StateEntry<T>;
     } catch (error) {
       // Only a missing key is "no entry"; a superseded task instance or an unknown asset is an error.
@@ -291,23 +321,23 @@ function stateClient(
       // A compare-and-set is not retried: if the first attempt committed but its answer was lost, the
       // retry would find the new version and report a false conflict (or, with ifVersion 0, "exists").
       // The caller must read the entry and decide. A plain set writes the same value again: safe.
-      return run(`${namespace}.set`, ifVersion === undefined, options, (signal) =>
-        procedures.set(input, signal),
+      return run(`${namespace}.set`, ifVersion === undefined, options, (scope) =>
+        procedures.set(input, scope),
       );
     },
     async delete(key, options = {}) {
       const { ifVersion } = options;
       const input = { key, ...(ifVersion === undefined ? {} : { ifVersion }) };
       // Same as set: a retried conditional delete whose first attempt committed finds no key, a conflict.
-      const result = await run(`${namespace}.delete`, ifVersion === undefined, options, (signal) =>
-        procedures.delete(input, signal),
+      const result = await run(`${namespace}.delete`, ifVersion === undefined, options, (scope) =>
+        procedures.delete(input, scope),
       );
       return result.deleted;
     },
     async clear(options = {}) {
       const input = options.allMapIndices === undefined ? {} : { allMapIndices: options.allMapIndices };
-      const result = await run(`${namespace}.clear`, true, options, (signal) =>
-        procedures.clear(input, signal),
+      const result = await run(`${namespace}.clear`, true, options, (scope) =>
+        procedures.clear(input, scope),
       );
       return result.deleted;
     },
@@ -329,7 +359,7 @@ function stateClient(
               `${namespace}.list`,
               true,
               options,
-              (signal) => procedures.list(input, signal),
+              (scope) => procedures.list(input, scope),
             );
             for (const item of page.items) yield item as StateEntry<T>;
             cursor = page.nextCursor;

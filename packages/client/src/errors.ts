@@ -149,7 +149,8 @@ export function toCairnError(error: unknown, path?: string): unknown {
     error.cause instanceof Error &&
     /too big for a single dispatch/.test(error.cause.message)
   ) {
-    // httpBatchLink refuses, before sending, a GET whose URL alone exceeds maxURLLength.
+    // httpBatchLink (the raw `trpc` client) refuses, before sending, a GET whose URL alone exceeds
+    // maxURLLength; the verbs' batcher throws a BadRequestError itself.
     return new BadRequestError(
       `${path ?? "request"}: the input makes a URL longer than maxURLLength (shorten the key, prefix or asset name, or raise maxURLLength)`,
       { code: "BAD_REQUEST", httpStatus: 0, path, cause: error },

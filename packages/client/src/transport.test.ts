@@ -222,6 +222,26 @@ describe("client deadlines and network errors", () => {
     }
   });
 
+  it("a request nobody answers is abandoned once every call in it has given up, not before", async () => {
+    const silent = await startSilentServer();
+    try {
+      const cairn = createCairnClient({ url: silent.url, token: TOKEN, retries: 0 });
+      const started = performance.now();
+      const results = await Promise.allSettled([
+        cairn.set("a", 1, { timeoutMs: 100 }),
+        cairn.set("b", 2, { timeoutMs: 600 }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+      expect(silent.requests).toHaveLength(1);
+      await expect.poll(() => silent.abandoned.length).toBe(1);
+      // Hung up with the later deadline: the earlier one alone did not cancel the shared request.
+      expect(silent.abandoned[0]! - started).toBeGreaterThanOrEqual(550);
+      expect(silent.abandoned[0]! - started).toBeLessThan(1500);
+    } finally {
+      await silent.close();
+    }
+  });
+
   it("an AbortSignal cancels a call", async () => {
     const silent = await startSilentServer();
     try {

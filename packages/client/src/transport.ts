@@ -53,7 +53,8 @@ export function trpcEndpoint(url: string | URL): string {
 
 /**
  * The typed tRPC client over HTTP: calls made in the same tick go out as one request (httpBatchLink).
- * No retries or deadline here; `createCairnClient` adds them per verb.
+ * No retries or deadline. `createCairnClient`'s verbs do not use it (they batch through
+ * call-batcher.ts and add retries and a deadline); its watch streams and its `trpc` property do.
  */
 export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClient {
   const http = {
@@ -155,32 +156,68 @@ export function backoffDelay(attempt: number, backoff: Required<BackoffOptions>)
 }
 
 /**
- * Runs one verb: `attempt` gets a signal that aborts at the deadline (or when the caller's signal does).
- * Failures become CairnErrors; retryable ones (network, 5xx) are tried again when `idempotent`.
+ * What an attempt of a call may use: its deadline (epoch ms), and a signal that aborts at the deadline or
+ * when the caller's signal does. The signal is made only when an attempt asks for it: the batched verbs
+ * pass the deadline to their batch instead, which saves an AbortController per call on the hot path.
+ */
+export class CallScope {
+  #controller: AbortController | undefined;
+  #stopped = false;
+  #reason: unknown;
+
+  constructor(readonly deadline: number) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#stopped) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  stop(reason: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * Runs one verb: `attempt` gets the call's scope, which stops at the deadline (or when the caller's
+ * signal aborts). Failures become CairnErrors; retryable ones (network, 5xx) are tried again when
+ * `idempotent`.
  *
- * One AbortController and one timer per call, no AbortSignal.any (slow on Node 20). The deadline is
- * raced against the attempt rather than left to fetch: httpBatchLink aborts a batched request only when
- * every call in it is aborted, so an aborted call could otherwise wait for its batch.
+ * One timer per call, no AbortSignal.any (slow on Node 20). The deadline is raced against the attempt
+ * rather than left to fetch: a batched request is aborted only when every call in it has given up, so an
+ * aborted call could otherwise wait for its batch.
  */
 export async function runCall<T>(
   path: string,
   policy: CallPolicy,
   idempotent: boolean,
   options: CallOptions | undefined,
-  attempt: (signal: AbortSignal) => Promise<T>,
+  attempt: (scope: CallScope) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = options?.timeoutMs ?? policy.timeoutMs;
   const userSignal = options?.signal;
   userSignal?.throwIfAborted();
-  const controller = new AbortController();
-  const deadline = Date.now() + timeoutMs;
+  const scope = new CallScope(Date.now() + timeoutMs);
   let stop!: (reason: unknown) => void;
   const stopped = new Promise<never>((_, reject) => {
     stop = reject;
   });
   stopped.catch(() => undefined);
   const abort = (reason: unknown) => {
-    controller.abort(reason);
+    scope.stop(reason);
     stop(reason);
   };
   const timer = setTimeout(
@@ -199,17 +236,17 @@ export async function runCall<T>(
   try {
     for (let attempts = 1; ; attempts++) {
       try {
-        return await Promise.race([attempt(controller.signal), stopped]);
+        return await Promise.race([attempt(scope), stopped]);
       } catch (raw) {
-        if (controller.signal.aborted) throw controller.signal.reason;
+        if (scope.stopped) throw scope.reason;
         const error = toCairnError(raw, path);
         const next = afterFailure(error, idempotent, path);
         if (next !== "retry") throw next;
         if (attempts > policy.retries) throw error;
         const delay = backoffDelay(attempts, policy.backoff);
         // No time left for a retry: the real failure says more than a timeout would.
-        if (Date.now() + delay >= deadline) throw error;
-        await Promise.race([sleep(delay, controller.signal), stopped]);
+        if (Date.now() + delay >= scope.deadline) throw error;
+        await Promise.race([sleep(delay, scope.signal), stopped]);
       }
     }
   } finally {

@@ -148,13 +148,16 @@ export async function startFlakyProxy(
 }
 
 /** Accepts requests and never answers them. */
-export async function startSilentServer(): Promise<FakeServer> {
+export async function startSilentServer(): Promise<FakeServer & { abandoned: number[] }> {
   const requests: FakeServer["requests"] = [];
+  const abandoned: number[] = [];
   const { server, url } = await listen((req) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "" });
     req.resume();
+    // The client hung up on a request that was never answered: when (performance.now()).
+    req.socket.once("close", () => abandoned.push(performance.now()));
   });
-  return { url, requests, close: closer(server) };
+  return { url, requests, abandoned, close: closer(server) };
 }
 
 /** A URL on which nothing listens (a port that was free a moment ago). */
