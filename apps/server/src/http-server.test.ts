@@ -1,9 +1,11 @@
 // The HTTP surface through real round trips: health, readiness, body cap, content type, error shape.
-import { signToken, tokenKeys } from "@cairn/api";
+import { type AppRouter, signToken, tokenKeys } from "@cairn/api";
 import { TEST_SECRET, testConfig } from "@cairn/api/testing";
 import { describeEachDatabase } from "@cairn/db/testing";
+import { createTRPCClient, httpSubscriptionLink, type TRPCClientError } from "@trpc/client";
+import { EventSource } from "eventsource";
 import pino from "pino";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "./http-server.ts";
 
 const _secret = TEST_SECRET;
@@ -103,5 +105,57 @@ describeEachDatabase("HTTP server", (getDb) => {
       httpStatus: 401,
       reason: "invalid_token",
     });
+  });
+
+  // What a browser does: its EventSource cannot send an Authorization header, so tRPC's
+  // httpSubscriptionLink passes the token in connectionParams (spec §6).
+  describe("a watch authorized through connectionParams, with no Authorization header", () => {
+    const watchWith = (connectionParams: Record<string, string>) =>
+      new Promise<unknown>((resolve, reject) => {
+        const client = createTRPCClient<AppRouter>({
+          links: [httpSubscriptionLink({ url: `${server.url}/trpc`, EventSource, connectionParams })],
+        });
+        const subscription = client.admin.watch.subscribe(
+          {},
+          {
+            onData: (event) => {
+              subscription.unsubscribe();
+              resolve(event);
+            },
+            onError: (error) => {
+              subscription.unsubscribe();
+              reject(error);
+            },
+          },
+        );
+      });
+
+    it("streams with { token }", async () => {
+      expect(await watchWith({ token: admin })).toMatchObject({ data: { op: "synced" } });
+    });
+
+    it("refuses a bad token the same way as in a header", async () => {
+      const error = (await watchWith({ token: "not-a-jwt" }).catch(
+        (e: unknown) => e,
+      )) as TRPCClientError<AppRouter>;
+      expect(error.data).toMatchObject({ code: "UNAUTHORIZED", reason: "invalid_token" });
+    });
+  });
+
+  it("answers connectionParams that are not a JSON object of strings with 400, not 500", async () => {
+    const res = await fetch(
+      `${server.url}/trpc/admin.watch?input=%7B%7D&connectionParams=${encodeURIComponent('{"token":1}')}`,
+    );
+    const text = await res.text();
+    expect(text).toMatch(/connectionParams must be a JSON object of strings/);
+    expect(text).toMatch(/"httpStatus":400/);
+  });
+
+  it("a query carrying connectionParams is authorized by them too (tRPC's adapter answers it)", async () => {
+    const input = encodeURIComponent("{}");
+    const params = encodeURIComponent(JSON.stringify({ token: admin }));
+    const res = await fetch(`${server.url}/trpc/admin.session?input=${input}&connectionParams=${params}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ result: { data: { sub: "http-test", scope: "admin" } } });
   });
 });

@@ -22,7 +22,7 @@ import { serveConsole } from "./console-files.ts";
 import type { Metrics } from "./metrics.ts";
 import { checkQuery, readBody, requestProblem } from "./request-checks.ts";
 import { createFastPath } from "./trpc-fast-path.ts";
-import { isSubscription, serveWatch } from "./watch-sse.ts";
+import { type ConnectionParams, isSubscription, serveWatch } from "./watch-sse.ts";
 
 export interface ServerOptions {
   db: Database;
@@ -128,20 +128,22 @@ function createHttpServer(
       ),
   };
   const databaseTrouble = throttledDatabaseWarning(logger);
-  const contextOf = (req: http.IncomingMessage) =>
+  // The Authorization header, or else (spec §6) the `token` of tRPC's connectionParams: a browser's own
+  // EventSource cannot send headers. The fast path leaves requests with connectionParams to tRPC.
+  const contextOf = (req: http.IncomingMessage, connectionParams?: ConnectionParams) =>
     createContextFromToken({
       db,
       watch,
       config: api,
-      token: bearerToken(req.headers.authorization),
+      token: bearerToken(req.headers.authorization) ?? connectionParams?.token,
       observer,
       callHistory,
       requestId: requestIds.get(req),
     });
-  const contextFor = (req: http.IncomingMessage) => {
+  const contextFor = (req: http.IncomingMessage, connectionParams: ConnectionParams) => {
     const problem = requestProblem(req);
     if (problem) throw problem;
-    return contextOf(req);
+    return contextOf(req, connectionParams);
   };
   const onError = (error: TRPCError, path: string | undefined, req: http.IncomingMessage) => {
     if (error.code === "SERVICE_UNAVAILABLE" || error.code === "BAD_GATEWAY") {
@@ -162,7 +164,7 @@ function createHttpServer(
     router: appRouter,
     basePath: "/trpc/",
     maxBodySize: options.maxBodyBytes,
-    createContext: ({ req }) => contextFor(req),
+    createContext: ({ req, info }) => contextFor(req, info.connectionParams),
     onError: ({ error, path, req }) => onError(error, path, req),
   });
 
@@ -214,7 +216,7 @@ function createHttpServer(
             req,
             res,
             procedure,
-            () => contextFor(req),
+            (connectionParams) => contextFor(req, connectionParams),
             (error) => onError(error, procedure, req),
           );
           return;

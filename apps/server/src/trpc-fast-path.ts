@@ -58,6 +58,8 @@ export function createFastPath<TContext>(opts: FastPathOptions<TContext>) {
     if (req.headers["trpc-accept"] !== undefined || req.headers.accept?.includes("application/jsonl")) {
       return undefined;
     }
+    // tRPC parses connectionParams (a token, for a browser) into the context's inputs.
+    if (params.has("connectionParams")) return undefined;
     const batch = params.get("batch") === "1";
     let raw: unknown;
     try {

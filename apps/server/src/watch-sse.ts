@@ -63,11 +63,41 @@ function drained(res: http.ServerResponse): Promise<void> {
   });
 }
 
+/** tRPC's connectionParams: a JSON object of strings sent in the URL (null when none were sent). */
+export type ConnectionParams = Record<string, string | undefined> | null;
+
+/**
+ * The `connectionParams` query parameter as tRPC's httpSubscriptionLink sends it (spec §6: a browser's
+ * EventSource, which cannot send an Authorization header, passes `{ token }` there).
+ */
+function connectionParamsOf(url: URL): ConnectionParams {
+  const text = url.searchParams.get("connectionParams");
+  if (text === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const valid =
+    typeof parsed === "object" &&
+    parsed !== null &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed).every((value) => typeof value === "string");
+  if (!valid) {
+    throw new TRPCError({
+      code: "BAD_REQUEST",
+      message: 'connectionParams must be a JSON object of strings, such as {"token":"<JWT>"}',
+    });
+  }
+  return parsed as Record<string, string>;
+}
+
 export async function serveWatch(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   procedure: string,
-  createContext: () => Context,
+  createContext: (connectionParams: ConnectionParams) => Context,
   onError: (error: TRPCError, path: string) => void,
 ): Promise<void> {
   const url = new URL(req.url ?? "/", "http://cairn");
@@ -95,7 +125,7 @@ export async function serveWatch(
     if (typeof lastEventId === "string" && input !== null && typeof input === "object") {
       input = { ...input, lastEventId };
     }
-    ctx = createContext();
+    ctx = createContext(connectionParamsOf(url));
     ctx.watchWriter = (eventId, event) => {
       if (closed) return false;
       wrote = true;
