@@ -101,3 +101,8 @@ export function freePort(): Promise<number> {
 export function randomInt(n: number): number {
   return Math.floor(Math.random() * n);
 }
+
+/** The orchestrator's progress, on stderr, so that stdout holds only the report. */
+export const log = (line: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+export const out = (text: string) => process.stdout.write(`${text}\n`);
