@@ -16,7 +16,8 @@ const USAGE = `pnpm bench [options]
                        W2 hit, W3 and W6 batch 50, and print their ratios to P
   --w4[=instances]     W4: get/put latency at 10 k rows vs 5 M rows (1 M instances × 5 keys)
   --w7[=connections]   W7: open loop over up to 256 (or N) connections at 25/50/75 % of each variant's
-                       own W3 peak (and P at 50 % of B2's): p50/p99/p99.9 from the scheduled send
+                       own W3 peak, and P and B0 (a server that does no work: the floor) at 50 % of
+                       B2's: p50/p99/p99.9 from the scheduled send
   --soak[=minutes]     W9: W3 against a fresh Cairn server for 10 (or N) minutes, RSS every 10 s
   --scale-out[=secs]   two Cairn servers on one database: W3 on both + compare-and-set counters
   --watch[=secs]       watch cost: W1 put c=32 with notify triggers dropped / disabled / 100 watchers /

@@ -84,11 +84,7 @@ export async function operatorPhase(
       ["dagRuns.list, 50 pages deep", "admin.dagRuns.list", { cursor: deep }],
       ["dagRuns.list, one dag (1 k runs)", "admin.dagRuns.list", { dagId: "op_dag_42" }],
       ["dagRuns.list, run id prefix across dags", "admin.dagRuns.list", { runIdPrefix: "op_run_99" }],
-      [
-        "taskInstances.list, one run",
-        "admin.taskInstances.list",
-        { dagId: "op_dag_42", runId: "op_run_4242" },
-      ],
+      ["taskInstances.list, one run", "admin.taskInstances.list", { dagId: "op_dag_42", runId: "op_run_42" }],
       ["assets.list, first page of 10 k", "admin.assets.list", {}],
       ["assets.list, search", "admin.assets.list", { search: "ASSET_77" }],
       ["stats (counts over all rows)", "admin.stats", {}],

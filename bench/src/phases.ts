@@ -346,7 +346,8 @@ export async function w4(
 // --w7
 
 export interface W7Row {
-  variant: "B2" | "P";
+  /** B0 answers at once with no database: the floor the generator and the machine add. */
+  variant: "B0" | "B2" | "P";
   /** The offered rate as a share of `of`'s W3 c=32 peak. */
   fraction: number;
   of: "B2" | "P";
@@ -373,18 +374,20 @@ const W7_FRACTIONS = [0.25, 0.5, 0.75];
 /**
  * W7: the W3 mix over many connections, open loop (open-loop.ts): requests leave on a fixed schedule at
  * 25, 50 and 75 % of each variant's own closed-loop peak, and P also at 50 % of B2's peak (the issue's
- * target compares the two at the same offered load). Latency counts from each request's scheduled time.
+ * target compares the two at the same offered load), and B0 (no work at all) at that load too: the floor
+ * of the measurement. Latency counts from each request's scheduled time.
  */
 export async function w7(
   ctx: PhaseContext,
   options: { connections: number; rounds: number; seconds: number },
 ): Promise<W7Result> {
   const ready = { bearer: ctx.target.bearer[0]!, taskInstanceId: ctx.target.ids[0]! };
-  const [b2, p] = await Promise.all([
+  const [b0, b2, p] = await Promise.all([
+    startServer("B0", { databaseUrl: ctx.databaseUrl, ...ready }),
     startServer("B2", { databaseUrl: ctx.databaseUrl, ...ready }),
     startServer("P", { databaseUrl: ctx.databaseUrl, ...ready }),
   ]);
-  const servers = { B2: b2, P: p } as const;
+  const servers = { B0: b0, B2: b2, P: p } as const;
   try {
     const peaks: Record<"B2" | "P", number[]> = { B2: [], P: [] };
     for (const server of [b2, p])
@@ -398,11 +401,12 @@ export async function w7(
       }
     }
     const peak = { B2: median(peaks.B2), P: median(peaks.P) };
-    const plan: { variant: "B2" | "P"; fraction: number; of: "B2" | "P" }[] = [
+    const plan: { variant: "B0" | "B2" | "P"; fraction: number; of: "B2" | "P" }[] = [
       ...W7_FRACTIONS.flatMap((fraction) =>
         (["B2", "P"] as const).map((variant) => ({ variant, fraction, of: variant })),
       ),
       { variant: "P", fraction: 0.5, of: "B2" },
+      { variant: "B0", fraction: 0.5, of: "B2" },
     ];
     const cells = new Map<string, OpenLoopResult[]>();
     for (let round = 0; round < options.rounds; round++) {
@@ -442,7 +446,7 @@ export async function w7(
       }),
     };
   } finally {
-    await Promise.all([b2, p].map((s) => s.child.stop()));
+    await Promise.all([b0, b2, p].map((s) => s.child.stop()));
   }
 }
 

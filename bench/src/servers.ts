@@ -1,11 +1,11 @@
-// Starting the HTTP variants as their own processes: B2 (baseline-server.ts), P (the real Cairn server as it
+// Starting the HTTP variants as their own processes: B0 (null-server.mjs, W7's floor), B2 (baseline-server.ts), P (the real Cairn server as it
 // ships, the build apps/server/dist/main.js; `pnpm bench` builds it first) and P-fastify (the same router through tRPC's Fastify adapter,
 // fastify-server.ts), each ready when it has answered a real put; and the B1 worker.
 import { fileURLToPath } from "node:url";
 import { freePort, JWT_SECRET, sleep } from "./common.ts";
 import { type Child, REPO_ROOT, spawnNode } from "./procs.ts";
 
-export type ServerKind = "B2" | "P" | "P-fastify";
+export type ServerKind = "B0" | "B2" | "P" | "P-fastify";
 
 export interface RunningVariant {
   kind: ServerKind | "B1";
@@ -22,7 +22,13 @@ const BASELINE = fileURLToPath(new URL("./baseline-server.ts", import.meta.url))
 const B1_WORKER = fileURLToPath(new URL("./b1-worker.ts", import.meta.url));
 const CAIRN_MAIN = `${REPO_ROOT}apps/server/dist/main.js`;
 const FASTIFY_SERVER = fileURLToPath(new URL("./fastify-server.ts", import.meta.url));
-const SCRIPTS: Record<ServerKind, string> = { B2: BASELINE, P: CAIRN_MAIN, "P-fastify": FASTIFY_SERVER };
+const NULL_SERVER = fileURLToPath(new URL("./null-server.mjs", import.meta.url));
+const SCRIPTS: Record<ServerKind, string> = {
+  B0: NULL_SERVER,
+  B2: BASELINE,
+  P: CAIRN_MAIN,
+  "P-fastify": FASTIFY_SERVER,
+};
 
 export interface StartOptions {
   databaseUrl: string;
