@@ -126,7 +126,7 @@ export function runBoundMinutes(args: Args): number {
     (args.adapters ? (args.quick ? 1 : 3) : 0) +
     (args.soak ?? 0) +
     (args.w4 ? 20 : 0) +
-    (args.w7 ? 3 : 0) +
+    (args.w7 ? 4 : 0) +
     (args.scaleOut ?? 0) / 60 +
     (args.watch === null ? 0 : (args.rounds * 4 * args.watch + 30) / 60) +
     (args.operator === null ? 0 : 3) +
