@@ -4,9 +4,14 @@
 // more, so a server that stalls is asked less and its stall hides from the percentiles (coordinated
 // omission); here a stall shows in p99 as every request scheduled during it waiting.
 import http from "node:http";
+import { fileURLToPath } from "node:url";
 import { percentile } from "./common.ts";
 import type { Target } from "./load.ts";
+import type { OpenLoopReply, OpenLoopRequest } from "./open-loop-worker.ts";
+import { spawnNode } from "./procs.ts";
 import { opPicker, type Workload } from "./workloads.ts";
+
+const WORKER = fileURLToPath(new URL("./open-loop-worker.ts", import.meta.url));
 
 export interface OpenLoopOptions {
   /** Requests per second, offered. */
@@ -130,5 +135,41 @@ export async function runOpenLoop(
     p999: percentile(sorted, 99.9),
     max: sorted[sorted.length - 1] ?? Number.NaN,
     sendLagP99: percentile(sortedLags, 99),
+  };
+}
+
+/** The generator in its own process (open-loop-worker.ts), so the orchestrator's pauses are not counted. */
+export interface OpenLoopWorker {
+  run(url: string, workload: Workload, options: OpenLoopOptions): Promise<OpenLoopResult>;
+  stop(): Promise<void>;
+}
+
+export async function startOpenLoopWorker(target: Omit<Target, "url">): Promise<OpenLoopWorker> {
+  const child = spawnNode(WORKER, { env: {}, ipc: true });
+  const replies = new Map<number, (reply: OpenLoopReply & { type: "result" }) => void>();
+  let nextId = 0;
+  const ready = new Promise<void>((resolve, reject) => {
+    child.proc.on("message", (reply: OpenLoopReply) => {
+      if (reply.type === "ready") resolve();
+      else replies.get(reply.id)?.(reply);
+    });
+    void child.exited.then((code) =>
+      reject(new Error(`open-loop worker exited (${code}):\n${child.output()}`)),
+    );
+  });
+  child.proc.send({ type: "target", target } satisfies OpenLoopRequest);
+  await ready;
+  return {
+    run: (url, workload, options) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        replies.set(id, (reply) => {
+          replies.delete(id);
+          if (reply.result) resolve(reply.result);
+          else reject(new Error(`open-loop worker: ${reply.error}`));
+        });
+        child.proc.send({ type: "run", id, url, workload, options } satisfies OpenLoopRequest);
+      }),
+    stop: () => child.stop(),
   };
 }

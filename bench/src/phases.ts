@@ -4,7 +4,7 @@ import { ConflictError, createCairnClient } from "@cairn/client";
 import { fastToken, instanceId, median, randomInt, sleep } from "./common.ts";
 import { createDatabase, dropDatabase, type PgServer, seed, withClient } from "./db.ts";
 import { type Measured, measure, runAutocannon, runEachInstanceOnce, type Target } from "./load.ts";
-import { type OpenLoopResult, runOpenLoop } from "./open-loop.ts";
+import { type OpenLoopResult, startOpenLoopWorker } from "./open-loop.ts";
 import { sampleProc } from "./procs.ts";
 import { type Summary, summarize } from "./report.ts";
 import { type RunningVariant, startServer } from "./servers.ts";
@@ -372,7 +372,7 @@ export interface W7Result {
 const W7_FRACTIONS = [0.25, 0.5, 0.75];
 
 /**
- * W7: the W3 mix over many connections, open loop (open-loop.ts): requests leave on a fixed schedule at
+ * W7: the W3 mix over many connections, open loop (open-loop.ts, in its own process): requests leave on a fixed schedule at
  * 25, 50 and 75 % of each variant's own closed-loop peak, and P also at 50 % of B2's peak (the issue's
  * target compares the two at the same offered load), and B0 (no work at all) at that load too: the floor
  * of the measurement. Latency counts from each request's scheduled time.
@@ -388,6 +388,7 @@ export async function w7(
     startServer("P", { databaseUrl: ctx.databaseUrl, ...ready }),
   ]);
   const servers = { B0: b0, B2: b2, P: p } as const;
+  const generator = await startOpenLoopWorker(ctx.target);
   try {
     const peaks: Record<"B2" | "P", number[]> = { B2: [], P: [] };
     for (const server of [b2, p])
@@ -415,7 +416,7 @@ export async function w7(
         const { variant, fraction, of } = plan[(i + round) % plan.length]!;
         const rate = Math.max(1, Math.round(peak[of] * fraction));
         ctx.log(`W7: ${variant} at ${rate} req/s (${fraction * 100} % of ${of}'s peak), round ${round + 1}`);
-        const m = await runOpenLoop({ ...ctx.target, url: servers[variant].url }, ctx.w3, {
+        const m = await generator.run(servers[variant].url, ctx.w3, {
           rate,
           seconds: options.seconds,
           connections: options.connections,
@@ -446,7 +447,7 @@ export async function w7(
       }),
     };
   } finally {
-    await Promise.all([b0, b2, p].map((s) => s.child.stop()));
+    await Promise.all([generator.stop(), ...[b0, b2, p].map((s) => s.child.stop())]);
   }
 }
 
