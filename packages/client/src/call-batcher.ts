@@ -5,7 +5,7 @@
 // has one AbortController.
 import { TRPCClientError } from "@trpc/client";
 import { BadRequestError, HttpStatusError } from "./errors.ts";
-import type { FetchLike } from "./transport.ts";
+import { type FetchLike, longerThan } from "./transport.ts";
 
 export type CallType = "query" | "mutation";
 
@@ -36,6 +36,9 @@ interface PendingCall {
   resolve: (data: unknown) => void;
   reject: (error: unknown) => void;
 }
+
+/** How long after the last of its calls' deadlines a request nobody answers is abandoned. */
+const ABANDON_AFTER_MS = 100;
 
 const defer: (run: () => void) => void =
   typeof setImmediate === "function" ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
@@ -122,8 +125,9 @@ export function createCallBatcher(options: CallBatcherOptions): SendCall {
     const controller = new AbortController();
     let latest = 0;
     for (const call of calls) latest = Math.max(latest, call.deadline);
+    // A moment after the last deadline, so that each call's own timer reports its TimeoutError first.
     const timer = Number.isFinite(latest)
-      ? setTimeout(() => controller.abort(), Math.max(0, latest - Date.now()))
+      ? setTimeout(() => controller.abort(), Math.max(0, latest - Date.now()) + ABANDON_AFTER_MS)
       : undefined;
     const headers =
       method === "POST" ? { ...options.headers, "content-type": "application/json" } : options.headers;
@@ -172,17 +176,4 @@ async function answer(responsePromise: Promise<Response>, calls: PendingCall[]):
     const failure = TRPCClientError.from(error as Error, meta === undefined ? {} : { meta });
     for (const call of calls) call.reject(failure);
   }
-}
-
-const encoder = new TextEncoder();
-
-/**
- * Whether the string's UTF-8 form is longer than `bytes` (no Buffer: the client runs in browsers too).
- * A UTF-16 code unit is 1 to 3 bytes, so only a string of `bytes / 3` to `bytes` units is encoded to
- * tell: most writes are far below.
- */
-function longerThan(text: string, bytes: number): boolean {
-  if (text.length > bytes) return true;
-  if (text.length * 3 <= bytes) return false;
-  return encoder.encode(text).byteLength > bytes;
 }

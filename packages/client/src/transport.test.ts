@@ -222,6 +222,18 @@ describe("client deadlines and network errors", () => {
     }
   });
 
+  it("an attempt that fails once the deadline has passed reports TimeoutError, not its own error", async () => {
+    // The fetch holds the event loop past the 100 ms deadline and then fails, so the failure is seen
+    // before the call's timer can fire: the race a batch abandoned at the deadline used to lose.
+    const lateFailure = () => {
+      const until = Date.now() + 150;
+      while (Date.now() < until);
+      return Promise.reject(new TypeError("fetch failed"));
+    };
+    const cairn = createCairnClient({ url: await deadUrl(), token: TOKEN, fetch: lateFailure, ...fast });
+    expect(await failure(cairn.set("k", 1, { timeoutMs: 100 }))).toBeInstanceOf(TimeoutError);
+  });
+
   it("a request nobody answers is abandoned once every call in it has given up, not before", async () => {
     const silent = await startSilentServer();
     try {

@@ -220,17 +220,9 @@ export async function runCall<T>(
     scope.stop(reason);
     stop(reason);
   };
-  const timer = setTimeout(
-    () =>
-      abort(
-        new TimeoutError(`${path}: no answer within ${timeoutMs} ms`, {
-          code: "TIMEOUT",
-          httpStatus: 0,
-          path,
-        }),
-      ),
-    timeoutMs,
-  );
+  const timedOut = () =>
+    new TimeoutError(`${path}: no answer within ${timeoutMs} ms`, { code: "TIMEOUT", httpStatus: 0, path });
+  const timer = setTimeout(() => abort(timedOut()), timeoutMs);
   const onUserAbort = () => abort(userSignal?.reason);
   userSignal?.addEventListener("abort", onUserAbort, { once: true });
   try {
@@ -239,6 +231,11 @@ export async function runCall<T>(
         return await Promise.race([attempt(scope), stopped]);
       } catch (raw) {
         if (scope.stopped) throw scope.reason;
+        // An attempt can fail at the deadline itself (its batch given up) just before the timer fires.
+        if (Date.now() >= scope.deadline) {
+          abort(timedOut());
+          throw scope.reason;
+        }
         const error = toCairnError(raw, path);
         const next = afterFailure(error, idempotent, path);
         if (next !== "retry") throw next;
@@ -275,7 +272,7 @@ const encoder = new TextEncoder();
  * A UTF-16 code unit is 1 to 3 bytes, so only a string of `bytes / 3` to `bytes` units is encoded to
  * tell: most writes are far below.
  */
-function longerThan(text: string, bytes: number): boolean {
+export function longerThan(text: string, bytes: number): boolean {
   if (text.length > bytes) return true;
   if (text.length * 3 <= bytes) return false;
   return encoder.encode(text).byteLength > bytes;
