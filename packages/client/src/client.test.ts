@@ -388,6 +388,33 @@ describeEachDatabase("client", (getDb) => {
       expect(counter.calls).toHaveLength(1);
     });
 
+    it("more than 50 concurrent writes go in requests of 50", async () => {
+      const task = await server.newTask();
+      const counter = countingFetch();
+      const cairn = bind(task.token, { fetch: counter.fetch });
+      const written = await Promise.all(Array.from({ length: 120 }, (_, i) => cairn.set(`many${i}`, i)));
+      expect(written).toEqual(Array.from({ length: 120 }, () => ({ version: 1 })));
+      expect(counter.calls).toHaveLength(3);
+      expect(counter.calls.map((call) => call.split("?")[0]!.split(",").length)).toEqual([50, 50, 20]);
+      expect(await cairn.get("many119", -1)).toBe(119);
+    });
+
+    it("a batch the server refuses as a whole fails each of its calls with the server's error", async () => {
+      const task = await server.newTask();
+      // With nothing sent alone, 25 values of 60 KB make one 1.5 MB request, past the 1 MiB body limit.
+      const cairn = bind(task.token, { maxBatchBytes: 100 * 1024 * 1024 });
+      const big = "x".repeat(60_000);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 25 }, (_, i) => cairn.set(`huge${i}`, big)),
+      );
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe("rejected");
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(ValueTooLargeError);
+        expect((outcome as PromiseRejectedResult).reason).toMatchObject({ reason: "body_too_large" });
+      }
+      expect(await cairn.get("huge0", null)).toBeNull();
+    });
+
     it("long keys split a batch by URL length instead of failing", async () => {
       const task = await server.newTask();
       const counter = countingFetch();
