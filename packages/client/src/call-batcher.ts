@@ -133,7 +133,10 @@ export function createCallBatcher(options: CallBatcherOptions): SendCall {
       method === "POST" ? { ...options.headers, "content-type": "application/json" } : options.headers;
     const init: RequestInit = { method, headers, signal: controller.signal };
     if (body !== undefined) init.body = body;
-    answer(fetchImpl(url, init), calls).finally(() => clearTimeout(timer));
+    // A fetch that throws instead of rejecting fails its calls, not the event loop's turn (this runs in a
+    // setImmediate callback, where a throw would end the process).
+    const response = new Promise<Response>((resolve) => resolve(fetchImpl(url, init)));
+    answer(response, calls).finally(() => clearTimeout(timer));
   };
 
   return (type, path, input, deadline) =>

@@ -234,6 +234,16 @@ describe("client deadlines and network errors", () => {
     expect(await failure(cairn.set("k", 1, { timeoutMs: 100 }))).toBeInstanceOf(TimeoutError);
   });
 
+  it("a fetch that throws instead of rejecting fails the call with a NetworkError", async () => {
+    const throwing = () => {
+      throw new TypeError("proxy misconfigured");
+    };
+    const cairn = createCairnClient({ url: await deadUrl(), token: TOKEN, fetch: throwing, retries: 0 });
+    const error = await failure(cairn.get("k", 0));
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as Error).message).toMatch(/proxy misconfigured/);
+  });
+
   it("a request nobody answers is abandoned once every call in it has given up, not before", async () => {
     const silent = await startSilentServer();
     try {
