@@ -4,21 +4,10 @@
 // observable chain and several object copies per call; here a call is one small record, and a batch
 // has one AbortController.
 import { TRPCClientError } from "@trpc/client";
-import { BadRequestError, HttpStatusError } from "./errors.ts";
-import { type FetchLike, longerThan } from "./transport.ts";
+import { BadRequestError } from "./errors.ts";
+import { longerThan, type TransportSettings } from "./transport.ts";
 
 export type CallType = "query" | "mutation";
-
-export interface CallBatcherOptions {
-  /** The tRPC endpoint, such as `http://127.0.0.1:4000/trpc`. */
-  endpoint: string;
-  fetch: FetchLike;
-  headers: Record<string, string>;
-  maxURLLength: number;
-  maxItems: number;
-  /** A mutation whose input is longer than this (UTF-8 bytes) goes in a request of its own. */
-  aloneBytes: number;
-}
 
 /**
  * Sends one call: resolves with its `result.data`, rejects with a TRPCClientError (mapped to a
@@ -43,7 +32,7 @@ const ABANDON_AFTER_MS = 100;
 const defer: (run: () => void) => void =
   typeof setImmediate === "function" ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
 
-export function createCallBatcher(options: CallBatcherOptions): SendCall {
+export function createCallBatcher(options: TransportSettings): SendCall {
   // Called as a plain function: a browser's fetch called as `options.fetch(...)` throws "Illegal invocation".
   const fetchImpl = options.fetch;
   const pending: Record<CallType, PendingCall[]> = { query: [], mutation: [] };
@@ -151,19 +140,13 @@ export function createCallBatcher(options: CallBatcherOptions): SendCall {
 
 /**
  * Settles each call from its envelope in the answer. An answer that is not JSON (a proxy's 503 page)
- * fails every call with its HTTP status; a single envelope for a whole batch (the server refused the
+ * fails every call with its HTTP status (the settings' fetch throws an HttpStatusError); a single envelope for a whole batch (the server refused the
  * request itself) fails every call with it.
  */
 async function answer(responsePromise: Promise<Response>, calls: PendingCall[]): Promise<void> {
   let response: Response | undefined;
   try {
     response = await responsePromise;
-    const contentType = response.headers.get("content-type");
-    if (!contentType?.includes("json")) {
-      // Drain the body so the connection can be reused.
-      await response.arrayBuffer().catch(() => undefined);
-      throw new HttpStatusError(response.status, contentType);
-    }
     const json: unknown = await response.json();
     const meta = { response, responseJSON: json };
     const envelopes = Array.isArray(json) ? json : calls.map(() => json);

@@ -13,10 +13,10 @@ import {
   type CairnTRPCClient,
   type CallOptions,
   type CallPolicy,
-  type CallScope,
   createCairnTRPCClient,
   type FetchLike,
   runCall,
+  transportSettings,
   trpcEndpoint,
 } from "./transport.ts";
 import {
@@ -175,30 +175,21 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
   };
   // The verbs go through the lean call batcher; watch streams and `trpc` through tRPC's own client.
   const trpc = createCairnTRPCClient(options);
-  const send = verbSender(
-    createCallBatcher({
-      endpoint: trpcEndpoint(options.url),
-      fetch: options.fetch ?? globalThis.fetch,
-      headers: { authorization: `Bearer ${options.token}` },
-      maxURLLength: options.maxURLLength ?? 8000,
-      maxItems: options.maxBatchItems ?? 50,
-      aloneBytes: (options.maxBatchBytes ?? 512 * 1024) / (options.maxBatchItems ?? 50),
-    }),
-  );
+  const send = verbSender(createCallBatcher(transportSettings(options)));
   const run = <T>(
     path: string,
     idempotent: boolean,
     callOptions: CallOptions | undefined,
-    attempt: (scope: CallScope) => Promise<T>,
+    attempt: (deadline: number) => Promise<T>,
   ) => runCall(path, policy, idempotent, callOptions, attempt);
 
   const taskState: TaskStateClient = stateClient(
     {
-      get: (key, scope) => send("taskState", "get", { taskInstanceId, key }, scope),
-      set: (input, scope) => send("taskState", "set", { taskInstanceId, ...input }, scope),
-      delete: (input, scope) => send("taskState", "delete", { taskInstanceId, ...input }, scope),
-      clear: (input, scope) => send("taskState", "clear", { taskInstanceId, ...input }, scope),
-      list: (input, scope) => send("taskState", "list", { taskInstanceId, ...input }, scope),
+      get: (key, deadline) => send("taskState", "get", { taskInstanceId, key }, deadline),
+      set: (input, deadline) => send("taskState", "set", { taskInstanceId, ...input }, deadline),
+      delete: (input, deadline) => send("taskState", "delete", { taskInstanceId, ...input }, deadline),
+      clear: (input, deadline) => send("taskState", "clear", { taskInstanceId, ...input }, deadline),
+      list: (input, deadline) => send("taskState", "list", { taskInstanceId, ...input }, deadline),
       watch: (filter, handlers) => trpc.taskState.watch.subscribe({ taskInstanceId, ...filter }, handlers),
     },
     "taskState",
@@ -217,11 +208,11 @@ export function createCairnClient(options: CairnClientOptions): CairnClient {
         ref,
         ...stateClient(
           {
-            get: (key, scope) => send("assetState", "get", { asset: ref, key }, scope),
-            set: (input, scope) => send("assetState", "set", { asset: ref, ...input }, scope),
-            delete: (input, scope) => send("assetState", "delete", { asset: ref, ...input }, scope),
-            clear: (_input, scope) => send("assetState", "clear", { asset: ref }, scope),
-            list: (input, scope) => send("assetState", "list", { asset: ref, ...input }, scope),
+            get: (key, deadline) => send("assetState", "get", { asset: ref, key }, deadline),
+            set: (input, deadline) => send("assetState", "set", { asset: ref, ...input }, deadline),
+            delete: (input, deadline) => send("assetState", "delete", { asset: ref, ...input }, deadline),
+            clear: (_input, deadline) => send("assetState", "clear", { asset: ref }, deadline),
+            list: (input, deadline) => send("assetState", "list", { asset: ref, ...input }, deadline),
             watch: (filter, handlers) => trpc.assetState.watch.subscribe({ asset: ref, ...filter }, handlers),
           },
           "assetState",
@@ -242,13 +233,13 @@ function verbSender(send: SendCall) {
     namespace: N,
     verb: V,
     input: RouterInputs[N][V],
-    scope: CallScope,
+    deadline: number,
   ): Promise<RouterOutputs[N][V]> =>
     send(
       verb === "get" || verb === "list" ? "query" : "mutation",
       `${namespace}.${verb}`,
       input,
-      scope.deadline,
+      deadline,
     ) as Promise<RouterOutputs[N][V]>;
 }
 
@@ -257,16 +248,16 @@ type WireEntry = RouterOutputs["taskState"]["get"];
 
 /** The procedures of one namespace (task or asset state), with its address already bound. */
 interface Procedures {
-  get(key: string, scope: CallScope): Promise<WireEntry>;
+  get(key: string, deadline: number): Promise<WireEntry>;
   set(
     input: { key: string; value: unknown; expiresAt?: string | null; ifVersion?: number },
-    scope: CallScope,
+    deadline: number,
   ): Promise<{ version: number }>;
-  delete(input: { key: string; ifVersion?: number }, scope: CallScope): Promise<{ deleted: boolean }>;
-  clear(input: { allMapIndices?: boolean }, scope: CallScope): Promise<{ deleted: number }>;
+  delete(input: { key: string; ifVersion?: number }, deadline: number): Promise<{ deleted: boolean }>;
+  clear(input: { allMapIndices?: boolean }, deadline: number): Promise<{ deleted: number }>;
   list(
     input: { prefix?: string; limit?: number; cursor?: string | null },
-    scope: CallScope,
+    deadline: number,
   ): Promise<{ items: WireEntry[]; nextCursor: string | null }>;
   watch: Subscribe;
 }
@@ -275,7 +266,7 @@ type Runner = <T>(
   path: string,
   idempotent: boolean,
   options: CallOptions | undefined,
-  attempt: (scope: CallScope) => Promise<T>,
+  attempt: (deadline: number) => Promise<T>,
 ) => Promise<T>;
 
 function stateClient(
@@ -288,8 +279,8 @@ function stateClient(
     watchChanges<T>(`${namespace}.watch`, procedures.watch, target, policy.backoff, options);
   const entry = async <T>(key: string, options?: CallOptions): Promise<StateEntry<T> | null> => {
     try {
-      return (await run(`${namespace}.get`, true, options, (scope) =>
-        procedures.get(key, scope),
+      return (await run(`${namespace}.get`, true, options, (deadline) =>
+        procedures.get(key, deadline),
       )) as StateEntry<T>;
     } catch (error) {
       // Only a missing key is "no entry"; a superseded task instance or an unknown asset is an error.
@@ -321,23 +312,23 @@ function stateClient(
       // A compare-and-set is not retried: if the first attempt committed but its answer was lost, the
       // retry would find the new version and report a false conflict (or, with ifVersion 0, "exists").
       // The caller must read the entry and decide. A plain set writes the same value again: safe.
-      return run(`${namespace}.set`, ifVersion === undefined, options, (scope) =>
-        procedures.set(input, scope),
+      return run(`${namespace}.set`, ifVersion === undefined, options, (deadline) =>
+        procedures.set(input, deadline),
       );
     },
     async delete(key, options = {}) {
       const { ifVersion } = options;
       const input = { key, ...(ifVersion === undefined ? {} : { ifVersion }) };
       // Same as set: a retried conditional delete whose first attempt committed finds no key, a conflict.
-      const result = await run(`${namespace}.delete`, ifVersion === undefined, options, (scope) =>
-        procedures.delete(input, scope),
+      const result = await run(`${namespace}.delete`, ifVersion === undefined, options, (deadline) =>
+        procedures.delete(input, deadline),
       );
       return result.deleted;
     },
     async clear(options = {}) {
       const input = options.allMapIndices === undefined ? {} : { allMapIndices: options.allMapIndices };
-      const result = await run(`${namespace}.clear`, true, options, (scope) =>
-        procedures.clear(input, scope),
+      const result = await run(`${namespace}.clear`, true, options, (deadline) =>
+        procedures.clear(input, deadline),
       );
       return result.deleted;
     },
@@ -359,7 +350,7 @@ function stateClient(
               `${namespace}.list`,
               true,
               options,
-              (scope) => procedures.list(input, scope),
+              (deadline) => procedures.list(input, deadline),
             );
             for (const item of page.items) yield item as StateEntry<T>;
             cursor = page.nextCursor;

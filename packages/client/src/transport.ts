@@ -51,19 +51,30 @@ export function trpcEndpoint(url: string | URL): string {
   return base.endsWith("/trpc") ? base : `${base}/trpc`;
 }
 
+/** What both transports (the verbs' batcher and tRPC's links) take from the options, defaults applied. */
+export function transportSettings(options: TransportOptions) {
+  const maxItems = options.maxBatchItems ?? 50;
+  return {
+    endpoint: trpcEndpoint(options.url),
+    fetch: jsonAnswersOnly(options.fetch ?? globalThis.fetch),
+    headers: { authorization: `Bearer ${options.token}` },
+    maxURLLength: options.maxURLLength ?? 8000,
+    maxItems,
+    /** A write whose input is longer than this (UTF-8 bytes) goes in a request of its own. */
+    aloneBytes: (options.maxBatchBytes ?? 512 * 1024) / maxItems,
+  };
+}
+
+export type TransportSettings = ReturnType<typeof transportSettings>;
+
 /**
  * The typed tRPC client over HTTP: calls made in the same tick go out as one request (httpBatchLink).
  * No retries or deadline. `createCairnClient`'s verbs do not use it (they batch through
  * call-batcher.ts and add retries and a deadline); its watch streams and its `trpc` property do.
  */
 export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClient {
-  const http = {
-    url: trpcEndpoint(options.url),
-    fetch: statusPreservingFetch(options.fetch ?? globalThis.fetch),
-    headers: { authorization: `Bearer ${options.token}` },
-  };
-  const maxItems = options.maxBatchItems ?? 50;
-  const alone = (options.maxBatchBytes ?? 512 * 1024) / maxItems;
+  const settings = transportSettings(options);
+  const http = { url: settings.endpoint, fetch: settings.fetch as LinkFetch, headers: settings.headers };
   const fetchImpl = options.fetch ?? globalThis.fetch;
   return createTRPCClient<AppRouter>({
     links: [
@@ -80,9 +91,10 @@ export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClien
           },
         }),
         false: splitLink({
-          condition: (op) => op.type === "mutation" && longerThan(JSON.stringify(op.input), alone),
+          condition: (op) =>
+            op.type === "mutation" && longerThan(JSON.stringify(op.input), settings.aloneBytes),
           true: httpLink(http),
-          false: httpBatchLink({ ...http, maxURLLength: options.maxURLLength ?? 8000, maxItems }),
+          false: httpBatchLink({ ...http, maxURLLength: settings.maxURLLength, maxItems: settings.maxItems }),
         }),
       }),
     ],
@@ -90,12 +102,12 @@ export function createCairnTRPCClient(options: TransportOptions): CairnTRPCClien
 }
 
 /**
- * tRPC parses every answer as JSON; a proxy's `503 Service Unavailable` in plain text would surface as a
- * JSON syntax error with the status lost. Such answers become an HttpStatusError here, so the status
- * (and with it "retry or not") survives. The Cairn API always answers JSON.
+ * The Cairn API always answers JSON; a proxy's `503 Service Unavailable` in plain text would surface as
+ * a JSON syntax error with the status lost. Such answers become an HttpStatusError here, so the status
+ * (and with it "retry or not") survives.
  */
-function statusPreservingFetch(fetchImpl: FetchLike): LinkFetch {
-  const wrapped: FetchLike = async (url, init) => {
+function jsonAnswersOnly(fetchImpl: FetchLike): FetchLike {
+  return async (url, init) => {
     const response = await fetchImpl(url, init);
     const contentType = response.headers.get("content-type");
     if (contentType?.includes("json")) return response;
@@ -103,7 +115,6 @@ function statusPreservingFetch(fetchImpl: FetchLike): LinkFetch {
     await response.arrayBuffer().catch(() => undefined);
     throw new HttpStatusError(response.status, contentType);
   };
-  return wrapped as LinkFetch;
 }
 
 export interface BackoffOptions {
@@ -156,68 +167,35 @@ export function backoffDelay(attempt: number, backoff: Required<BackoffOptions>)
 }
 
 /**
- * What an attempt of a call may use: its deadline (epoch ms), and a signal that aborts at the deadline or
- * when the caller's signal does. The signal is made only when an attempt asks for it: the batched verbs
- * pass the deadline to their batch instead, which saves an AbortController per call on the hot path.
- */
-export class CallScope {
-  #controller: AbortController | undefined;
-  #stopped = false;
-  #reason: unknown;
-
-  constructor(readonly deadline: number) {}
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#stopped) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
-  get reason(): unknown {
-    return this.#reason;
-  }
-
-  stop(reason: unknown): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-  }
-}
-
-/**
- * Runs one verb: `attempt` gets the call's scope, which stops at the deadline (or when the caller's
- * signal aborts). Failures become CairnErrors; retryable ones (network, 5xx) are tried again when
- * `idempotent`.
+ * Runs one verb: `attempt` gets the call's deadline (epoch ms), and the call stops at it (or when the
+ * caller's signal aborts). Failures become CairnErrors; retryable ones (network, 5xx) are tried again
+ * when `idempotent`.
  *
- * One timer per call, no AbortSignal.any (slow on Node 20). The deadline is raced against the attempt
- * rather than left to fetch: a batched request is aborted only when every call in it has given up, so an
- * aborted call could otherwise wait for its batch.
+ * One timer per call and no AbortController: the batched request takes the deadline itself (an
+ * AbortController per call was a measurable share of a batched call's CPU). The deadline is raced
+ * against the attempt rather than left to fetch: a batched request is abandoned only when every call
+ * in it has given up, so a stopped call could otherwise wait for its batch.
  */
 export async function runCall<T>(
   path: string,
   policy: CallPolicy,
   idempotent: boolean,
   options: CallOptions | undefined,
-  attempt: (scope: CallScope) => Promise<T>,
+  attempt: (deadline: number) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = options?.timeoutMs ?? policy.timeoutMs;
   const userSignal = options?.signal;
   userSignal?.throwIfAborted();
-  const scope = new CallScope(Date.now() + timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  // Rejects with the reason once the call stops; raced against each attempt and each backoff.
   let stop!: (reason: unknown) => void;
   const stopped = new Promise<never>((_, reject) => {
     stop = reject;
   });
   stopped.catch(() => undefined);
+  let stoppedBy: { reason: unknown } | undefined;
   const abort = (reason: unknown) => {
-    scope.stop(reason);
+    stoppedBy ??= { reason };
     stop(reason);
   };
   const timedOut = () =>
@@ -228,28 +206,36 @@ export async function runCall<T>(
   try {
     for (let attempts = 1; ; attempts++) {
       try {
-        return await Promise.race([attempt(scope), stopped]);
+        return await Promise.race([attempt(deadline), stopped]);
       } catch (raw) {
-        if (scope.stopped) throw scope.reason;
+        if (stoppedBy) throw stoppedBy.reason;
         // An attempt can fail at the deadline itself (its batch given up) just before the timer fires.
-        if (Date.now() >= scope.deadline) {
-          abort(timedOut());
-          throw scope.reason;
-        }
+        if (Date.now() >= deadline) throw timedOut();
         const error = toCairnError(raw, path);
         const next = afterFailure(error, idempotent, path);
         if (next !== "retry") throw next;
         if (attempts > policy.retries) throw error;
         const delay = backoffDelay(attempts, policy.backoff);
         // No time left for a retry: the real failure says more than a timeout would.
-        if (Date.now() + delay >= scope.deadline) throw error;
-        await Promise.race([sleep(delay, scope.signal), stopped]);
+        if (Date.now() + delay >= deadline) throw error;
+        await backoff(delay, stopped);
       }
     }
   } finally {
     clearTimeout(timer);
     userSignal?.removeEventListener("abort", onUserAbort);
   }
+}
+
+/** Waits `ms`, or rejects as soon as the call stops (its timer then cleared). */
+function backoff(ms: number, stopped: Promise<never>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    stopped.catch((reason: unknown) => {
+      clearTimeout(timer);
+      reject(reason);
+    });
+  });
 }
 
 /** Waits `ms`, or less when the signal aborts (it resolves either way). */
