@@ -3,7 +3,6 @@
 // PostgreSQL), checked by its output and exit code.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +21,7 @@ import pino from "pino";
 import stringWidth from "string-width";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningServer, startServer } from "../http-server.ts";
+import { freePort } from "../testing/server-process.ts";
 import { VERSION } from "../version.ts";
 
 // Each CLI run is a new node process (about half a second of start-up, more on a busy machine).
@@ -86,16 +86,6 @@ function cairnOnTerminal(
   });
 }
 const hasScript = spawnSync("script", ["--version"]).status === 0;
-
-/** A port nothing listens on (taken from the system, then let go). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 const lines = (text: string) => text.split("\n").filter((line) => line.length > 0);
 /** A table row's cells (columns are separated by two or more spaces). */
