@@ -153,9 +153,12 @@ export async function startOpenLoopWorker(target: Omit<Target, "url">): Promise<
       if (reply.type === "ready") resolve();
       else replies.get(reply.id)?.(reply);
     });
-    void child.exited.then((code) =>
-      reject(new Error(`open-loop worker exited (${code}):\n${child.output()}`)),
-    );
+    // A worker that dies fails the start, or the cell it was running, instead of leaving it waiting.
+    void child.exited.then((code) => {
+      const error = `exited (${code}):\n${child.output()}`;
+      reject(new Error(`open-loop worker ${error}`));
+      for (const [id, settle] of replies) settle({ type: "result", id, error });
+    });
   });
   child.proc.send({ type: "target", target } satisfies OpenLoopRequest);
   await ready;

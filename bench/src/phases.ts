@@ -372,10 +372,10 @@ export interface W7Result {
 const W7_FRACTIONS = [0.25, 0.5, 0.75];
 
 /**
- * W7: the W3 mix over many connections, open loop (open-loop.ts, in its own process): requests leave on a fixed schedule at
- * 25, 50 and 75 % of each variant's own closed-loop peak, and P also at 50 % of B2's peak (the issue's
- * target compares the two at the same offered load), and B0 (no work at all) at that load too: the floor
- * of the measurement. Latency counts from each request's scheduled time.
+ * W7: the W3 mix over many connections, open loop (open-loop.ts, in its own process): requests leave
+ * on a fixed schedule at 25, 50 and 75 % of each variant's own closed-loop peak, and P also at 50 % of
+ * B2's peak (the issue's target compares the two at the same offered load), and B0 (no work at all) at
+ * that load too: the floor of the measurement. Latency counts from each request's scheduled time.
  */
 export async function w7(
   ctx: PhaseContext,

@@ -1,5 +1,6 @@
-// Starting the HTTP variants as their own processes: B0 (null-server.mjs, W7's floor), B2 (baseline-server.ts), P (the real Cairn server as it
-// ships, the build apps/server/dist/main.js; `pnpm bench` builds it first) and P-fastify (the same router through tRPC's Fastify adapter,
+// Starting the HTTP variants as their own processes: B0 (null-server.mjs, W7's floor), B2
+// (baseline-server.ts), P (the real Cairn server as it ships, the build apps/server/dist/main.js;
+// `pnpm bench` builds it first) and P-fastify (the same router through tRPC's Fastify adapter,
 // fastify-server.ts), each ready when it has answered a real put; and the B1 worker.
 import { fileURLToPath } from "node:url";
 import { freePort, JWT_SECRET, sleep } from "./common.ts";
