@@ -20,6 +20,24 @@ function counting(db: Database) {
   return { counted, names };
 }
 
+/** A key the database refuses to insert (a trigger raises), which fails any multi-row statement holding it. */
+async function refuseKey(db: Database): Promise<string> {
+  const refused = unique("refused");
+  await db.sql.query(
+    `CREATE FUNCTION ${refused}() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF NEW.key = '${refused}' THEN RAISE EXCEPTION 'key % refused', NEW.key; END IF; RETURN NEW; END $$`,
+  );
+  await db.sql.query(
+    `CREATE TRIGGER ${refused} BEFORE INSERT ON task_state FOR EACH ROW EXECUTE FUNCTION ${refused}()`,
+  );
+  return refused;
+}
+
+async function dropRefusal(db: Database, refused: string): Promise<void> {
+  await db.sql.query(`DROP TRIGGER ${refused} ON task_state`);
+  await db.sql.query(`DROP FUNCTION ${refused}()`);
+}
+
 describeEachDatabase("batching concurrent calls", (getDb) => {
   const f = fixtures(getDb);
 
@@ -33,7 +51,7 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
       keys.map((key, i) => t.caller.taskState.set({ taskInstanceId: t.id, key, value: { i } })),
     );
     expect(versions).toEqual(keys.map(() => ({ version: 1 })));
-    expect(names.filter((n) => n === "task_state_set_many")).toHaveLength(1);
+    expect(names.filter((n) => n === "task_state_set_many_30")).toHaveLength(1);
     expect(names.filter((n) => n === "task_state_set")).toHaveLength(0);
 
     names.length = 0;
@@ -41,7 +59,7 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
       keys.map((key) => t.caller.taskState.get({ taskInstanceId: t.id, key })),
     );
     expect(entries.map((e) => e.value)).toEqual(keys.map((_, i) => ({ i })));
-    expect(names).toEqual(["task_state_get_many"]);
+    expect(names).toEqual(["task_state_get_many_30"]);
 
     // A miss is answered by the same one statement: no second query to say "key not found".
     names.length = 0;
@@ -91,20 +109,13 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
     const { counted, names } = counting(getDb());
     const t = await fixtures(() => counted).newTask();
     // A row the database refuses (here by a trigger on its key) fails the multi-row statement as a whole.
-    const refused = unique("refused");
-    await getDb().sql.query(
-      `CREATE FUNCTION ${refused}() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN IF NEW.key = '${refused}' THEN RAISE EXCEPTION 'key % refused', NEW.key; END IF; RETURN NEW; END $$`,
-    );
-    await getDb().sql.query(
-      `CREATE TRIGGER ${refused} BEFORE INSERT ON task_state FOR EACH ROW EXECUTE FUNCTION ${refused}()`,
-    );
+    const refused = await refuseKey(getDb());
     try {
       names.length = 0;
       const results = await Promise.allSettled(
         ["a", refused, "b"].map((key) => t.caller.taskState.set({ taskInstanceId: t.id, key, value: key })),
       );
-      expect(names).toEqual(["task_state_set_many", "task_state_set", "task_state_set", "task_state_set"]);
+      expect(names).toEqual(["task_state_set_many_3", "task_state_set", "task_state_set", "task_state_set"]);
       // Version 1: the failed batch wrote nothing, each write is the single statement's.
       expect(results[0]).toEqual({ status: "fulfilled", value: { version: 1 } });
       expect(results[2]).toEqual({ status: "fulfilled", value: { version: 1 } });
@@ -129,14 +140,52 @@ describeEachDatabase("batching concurrent calls", (getDb) => {
           ["c", 2],
         ].map(([key, value]) => t.caller.taskState.set({ taskInstanceId: t.id, key: String(key), value })),
       );
-      expect(names).toEqual(["task_state_set_many", "task_state_set", "task_state_set", "task_state_set"]);
+      expect(names).toEqual(["task_state_set_many_2", "task_state_set", "task_state_set", "task_state_set"]);
       expect(await t.caller.taskState.get({ taskInstanceId: t.id, key: "c" })).toMatchObject({
         value: 2,
         version: 2,
       });
     } finally {
-      await getDb().sql.query(`DROP TRIGGER ${refused} ON task_state`);
-      await getDb().sql.query(`DROP FUNCTION ${refused}()`);
+      await dropRefusal(getDb(), refused);
+    }
+  });
+
+  it("serves 120 concurrent calls in statements of at most 50; a failing one runs only its own calls alone", async () => {
+    const { counted, names } = counting(getDb());
+    const t = await fixtures(() => counted).newTask();
+    const refused = await refuseKey(getDb());
+    try {
+      // Chunks follow the order of arrival: calls 0-49, 50-99 and 100-119. Call 60 fails the second.
+      const keys = Array.from({ length: 120 }, (_, i) => (i === 60 ? refused : `k${i}`));
+      names.length = 0;
+      const written = await Promise.allSettled(
+        keys.map((key, i) => t.caller.taskState.set({ taskInstanceId: t.id, key, value: i })),
+      );
+      expect(names.filter((n) => n !== "task_state_set").sort()).toEqual([
+        "task_state_set_many_20",
+        "task_state_set_many_50",
+        "task_state_set_many_50",
+      ]);
+      expect(names.filter((n) => n === "task_state_set")).toHaveLength(50);
+      // Each write applied once (version 1): the chunks that succeeded were not run again.
+      expect(written.map((r) => (r.status === "fulfilled" ? r.value.version : "refused"))).toEqual(
+        keys.map((_, i) => (i === 60 ? "refused" : 1)),
+      );
+
+      names.length = 0;
+      const read = await Promise.allSettled(
+        keys.map((key) => t.caller.taskState.get({ taskInstanceId: t.id, key })),
+      );
+      expect(names.sort()).toEqual([
+        "task_state_get_many_20",
+        "task_state_get_many_50",
+        "task_state_get_many_50",
+      ]);
+      expect(read.map((r) => (r.status === "fulfilled" ? r.value.value : r.reason.cause.reason))).toEqual(
+        keys.map((_, i) => (i === 60 ? "key_not_found" : i)),
+      );
+    } finally {
+      await dropRefusal(getDb(), refused);
     }
   });
 
