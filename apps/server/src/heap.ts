@@ -1,12 +1,15 @@
 // Under steady load most of what a request allocates dies soon after it, yet V8 by default lets the
-// old generation grow to several times its live size before a full collection: the benchmark's W3 saw
-// ~60 MB live but a 210 MB heap (peak RSS 290-340 MB). A growth factor of 1.3 keeps the heap near its
-// live size for the same throughput (measured: `pnpm bench`, W3 and the soak). Set at start, before the
-// heap has grown. A --heap-growing-percent on node's command line (`node --heap-growing-percent=50
-// dist/main.js`) wins; Node refuses V8 flags such as this one in NODE_OPTIONS.
+// old generation grow to several times its live size before a full collection, so RSS follows the
+// growth factor. Each full collection also stalls the event loop (5-15 ms on the 2 shared cores the
+// benchmark runs on), and a small factor makes them frequent: the stall then shows in the tail latency.
+// Measured with `pnpm bench --only=W3 --w7` (W3 peak RSS; open-loop p99 at half of B2's peak):
+//   30 %: a full collection every 1-2 s, p99 24-28 ms;  60 %: 152 MB, p99 9.3 ms;
+//   100 %: 169 MB, p99 5.5 ms;  V8's default: 228 MB, p99 5.0 ms.
+// Set at start, before the heap has grown. A --heap-growing-percent on node's command line (`node
+// --heap-growing-percent=50 dist/main.js`) wins; Node refuses V8 flags such as this one in NODE_OPTIONS.
 import v8 from "node:v8";
 
-export const HEAP_GROWING_PERCENT = 30;
+export const HEAP_GROWING_PERCENT = 100;
 
 export function boundHeapGrowth(): void {
   if (process.execArgv.some((arg) => arg.startsWith("--heap-growing-percent"))) return;
