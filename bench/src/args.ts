@@ -19,6 +19,8 @@ const USAGE = `pnpm bench [options]
                        own W3 peak, and P and B0 (a server that does no work: the floor) at 50 % of
                        B2's: p50/p99/p99.9 from the scheduled send
   --soak[=minutes]     W9: W3 against a fresh Cairn server for 10 (or N) minutes, RSS every 10 s
+  --embedded[=secs]    the Quick start's server (PGlite in its process): RSS at rest with 2 000 task
+                       instances, and under W3 c=32 for 20 (or N) s
   --scale-out[=secs]   two Cairn servers on one database: W3 on both + compare-and-set counters
   --watch[=secs]       watch cost: W1 put c=32 with notify triggers dropped / disabled / 100 watchers /
                        a slow watcher (secs per cell), and W10: a write reaching 1 000 watchers
@@ -42,6 +44,7 @@ export interface Args {
   w4: number | null;
   w7: number | null;
   soak: number | null;
+  embedded: number | null;
   scaleOut: number | null;
   watch: number | null;
   operator: number | null;
@@ -72,6 +75,7 @@ export function parseArgs(argv: string[]): Args {
     "w4",
     "w7",
     "soak",
+    "embedded",
     "scale-out",
     "watch",
     "operator",
@@ -110,6 +114,7 @@ export function parseArgs(argv: string[]): Args {
     w4: optional("w4", 1_000_000),
     w7: optional("w7", 256),
     soak: optional("soak", 10),
+    embedded: optional("embedded", 20),
     scaleOut: optional("scale-out", quick ? 5 : 20),
     watch: optional("watch", quick ? 2 : 5),
     operator: optional("operator", quick ? 10_000 : 100_000),
@@ -125,6 +130,7 @@ export function runBoundMinutes(args: Args): number {
     (args.quick ? 4 : 25) +
     (args.adapters ? (args.quick ? 1 : 3) : 0) +
     (args.soak ?? 0) +
+    (args.embedded === null ? 0 : 1.5 + args.embedded / 60) +
     (args.w4 ? 20 : 0) +
     (args.w7 ? 4 : 0) +
     (args.scaleOut ?? 0) / 60 +

@@ -18,7 +18,7 @@ import { boundHeapGrowth } from "../../apps/server/src/heap.ts";
 import { createMetrics } from "../../apps/server/src/metrics.ts";
 
 // P bounds V8's heap growth first thing in serve(); the same here, or peak RSS would not compare.
-boundHeapGrowth();
+boundHeapGrowth(false);
 const config = parseConfig();
 if (!config.databaseUrl || !config.jwtSecret) {
   process.stderr.write("fastify-server: DATABASE_URL and CAIRN_JWT_SECRET are required\n");

@@ -5,6 +5,7 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { log, median, out } from "./common.ts";
+import { embedded } from "./embedded-phase.ts";
 import { measure, runAutocannon } from "./load.ts";
 import { operatorPhase } from "./operator-phase.ts";
 import { coldStarts, scaleOut, soak, w4, w7 } from "./phases.ts";
@@ -245,4 +246,20 @@ async function soakSection(run: BenchRun, minutes: number) {
     `  warm baseline ${soakResult.baselineMb.toFixed(1)} MB → end ${soakResult.endMb.toFixed(1)} MB (${soakResult.growthPercent.toFixed(1)} %), peak ${soakResult.peakMb.toFixed(1)} MB`,
   );
   return soakResult;
+}
+
+/** Printed only: the issue asks for the embedded server's RSS to be reported and kept low, with no bound. */
+export async function runEmbedded(run: BenchRun): Promise<void> {
+  const seconds = run.args.embedded;
+  if (seconds === null) return;
+  log(`embedded: the Quick start's server (PGlite in its process), W3 c=32 for ${seconds} s`);
+  const result = await embedded(run, seconds);
+  run.result.embedded = result;
+  out("");
+  out(
+    `Embedded (PGlite in the server's process, ${num(result.instances)} task instances): ready in ${num(result.readyMs)} ms on an empty data directory, RSS then ${result.readyMb.toFixed(1)} MB`,
+  );
+  out(
+    `  RSS at rest ${result.idleMb.toFixed(1)} MB; W3 c=32 for ${result.w3.seconds} s: ${num(result.w3.opsPerSec)} ops/s, p50 ${result.w3.p50.toFixed(2)} ms, p99 ${result.w3.p99.toFixed(2)} ms, ${result.w3.errors} errors, peak RSS ${result.w3PeakMb.toFixed(1)} MB; 5 s later ${result.afterMb.toFixed(1)} MB`,
+  );
 }

@@ -7,6 +7,7 @@ import { log } from "./common.ts";
 import { dropDatabase, type PgServer, pgServerFromEnv } from "./db.ts";
 import {
   runColdStarts,
+  runEmbedded,
   runOperator,
   runProfile,
   runScaleOut,
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
   await runW7(run);
   await runW4(run);
   await runSoak(run);
+  await runEmbedded(run);
 
   printTargets(run);
   writeResult(run.result, args.quick, runStarted);

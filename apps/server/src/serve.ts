@@ -91,7 +91,8 @@ export async function serve(config: ServerConfig, logger: Logger): Promise<void>
 
 /** Runs serve() and turns a start-up failure into a message and exit code 1. */
 export function runServe(): void {
-  boundHeapGrowth();
+  // Before parseConfig, which reads the same variable: an unset or empty DATABASE_URL is PGlite.
+  boundHeapGrowth(!process.env.DATABASE_URL);
   // Stack traces of the built server point into the TypeScript sources (dist/*.js.map).
   process.setSourceMapsEnabled(true);
   Promise.resolve()
