@@ -1,5 +1,6 @@
 // PostgreSQL crashing under a write load, and away at start, with the built server and workers using the
-// typed client (its default retries, a deadline longer than the outage). On a PostgreSQL this test starts and crashes itself.
+// typed client (its default retries, a deadline longer than the outage). On a PostgreSQL this test
+// starts and crashes itself.
 import { signToken, tokenKeys } from "@cairn/api";
 import { createCairnClient } from "@cairn/client";
 import { spawnServer, stopAllServers, TEST_JWT_SECRET } from "@cairn/server/testing";
