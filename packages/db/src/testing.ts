@@ -14,6 +14,7 @@ declare module "vitest" {
   }
 }
 
+export { freePort } from "./testing/free-port.ts";
 export { openTestDatabase } from "./testing/test-databases.ts";
 
 export function testDatabaseContext() {

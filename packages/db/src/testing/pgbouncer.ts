@@ -6,6 +6,7 @@ import { chmod, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./free-port.ts";
 
 /** The pgbouncer binary, if installed (Debian puts it in /usr/sbin, which a user's PATH may lack). */
 export function pgbouncerBinary(): string | undefined {
@@ -14,14 +15,6 @@ export function pgbouncerBinary(): string | undefined {
     if (dir && existsSync(join(dir, "pgbouncer"))) return join(dir, "pgbouncer");
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function answers(port: number): Promise<boolean> {
