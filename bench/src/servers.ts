@@ -21,7 +21,8 @@ export interface RunningVariant {
 
 const BASELINE = fileURLToPath(new URL("./baseline-server.ts", import.meta.url));
 const B1_WORKER = fileURLToPath(new URL("./b1-worker.ts", import.meta.url));
-const CAIRN_MAIN = `${REPO_ROOT}apps/server/dist/main.js`;
+/** The Cairn server as it ships (`pnpm bench` builds it first). */
+export const CAIRN_MAIN = `${REPO_ROOT}apps/server/dist/main.js`;
 const FASTIFY_SERVER = fileURLToPath(new URL("./fastify-server.ts", import.meta.url));
 const NULL_SERVER = fileURLToPath(new URL("./null-server.mjs", import.meta.url));
 const SCRIPTS: Record<ServerKind, string> = {

@@ -140,8 +140,8 @@ export function createCallBatcher(options: TransportSettings): SendCall {
 
 /**
  * Settles each call from its envelope in the answer. An answer that is not JSON (a proxy's 503 page)
- * fails every call with its HTTP status (the settings' fetch throws an HttpStatusError); a single envelope for a whole batch (the server refused the
- * request itself) fails every call with it.
+ * fails every call with its HTTP status (the settings' fetch throws an HttpStatusError); a single
+ * envelope for a whole batch (the server refused the request itself) fails every call with it.
  */
 async function answer(responsePromise: Promise<Response>, calls: PendingCall[]): Promise<void> {
   let response: Response | undefined;

@@ -54,7 +54,7 @@ export async function getOne(sql: SqlRunner, input: TaskNamespace & { key: strin
  * Items per multi-row statement; a larger batch takes several statements. 50 is the typed client's batch
  * size, and keeps the prepared statements per connection to 2 × 50 (one per row count and kind).
  */
-export const MAX_ROWS_PER_STATEMENT = 50;
+const MAX_ROWS_PER_STATEMENT = 50;
 
 /**
  * SQL: a VALUES list of `count` rows, each of one parameter per cast in `casts` and a last column `ord`
